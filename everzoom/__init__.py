@@ -1,0 +1,15 @@
+"""everzoom: turn a series of AI-outpainted images into a smooth infinite-zoom video.
+
+    import everzoom
+    everzoom.render("input/forest", "forest.mp4", zoom_factor=2, steps=60)
+    for frame in everzoom.frames("input/forest", steps=10): ...
+"""
+from .api import RenderResult, frames, plan, render
+from .errors import EverzoomError
+from .images import load_images
+from .options import RenderOptions
+from .stack import Layer, Stack, View
+
+__all__ = ["render", "frames", "plan", "RenderResult", "RenderOptions", "EverzoomError",
+           "load_images", "Stack", "Layer", "View"]
+__version__ = "0.1.0"

@@ -1,0 +1,117 @@
+"""The library's public surface: load a set, place it, and stream its frames to a sink."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .images import load_images
+from .options import RenderOptions
+from .overlay import draw_overlay
+from .path import CameraPath
+from .render import Renderer
+from .sinks import open_sink, output_kind, FramesSink
+from .stack import Stack
+from .stream import ahead
+
+log = logging.getLogger("everzoom")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Plan:
+    """Everything needed to render: the placed layers, the path and the renderer."""
+
+    stack: Stack
+    path: CameraPath
+    renderer: Renderer
+    options: RenderOptions
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.path.out_w, self.path.out_h
+
+    @property
+    def frame_count(self) -> int:
+        return self.path.total_frames
+
+
+def output_size(stack: Stack, opts: RenderOptions) -> tuple[int, int]:
+    """--size, else the outermost image's size rounded down to even; halved for --draft."""
+    if opts.size:
+        w, h = opts.size
+    else:
+        h, w = stack.layers[-1].image.shape[:2]
+    if opts.draft:
+        w, h = w // 2, h // 2
+    return max(2, w - w % 2), max(2, h - h % 2)
+
+
+def build_stack(images: list[np.ndarray], names: list[str], opts: RenderOptions) -> Stack:
+    return Stack.nominal(images, opts.zoom_factor or 2.0, names)
+
+
+def plan(source, **options) -> Plan:
+    """Load and place a set (a folder, image paths or RGB arrays, innermost first) for rendering."""
+    opts = options.pop("_options", None) or RenderOptions.from_kwargs(**options)
+    images, names = load_images(source)
+    stack = build_stack(images, names, opts)
+    out_w, out_h = output_size(stack, opts)
+    zoom_frames = (round(opts.duration * opts.fps) if opts.duration else (len(stack) - 1) * opts.steps + 1)
+    path = CameraPath(stack, out_w, out_h, frames=max(2, zoom_frames), reverse=opts.reverse,
+                      easing=opts.easing, hold_frames=round(opts.hold * opts.fps))
+    return Plan(stack, path, Renderer(stack, out_w, out_h, crop=opts.crop), opts)
+
+
+def iter_frames(p: Plan) -> Iterator[np.ndarray]:
+    """Every frame of the plan, one at a time (held frames are rendered once and repeated)."""
+    last_view, last_frame = None, None
+    for i in range(p.frame_count):
+        view = p.path.view(i)
+        if view != last_view:
+            last_frame = p.renderer.render(view)
+            if p.options.debug:
+                last_frame = draw_overlay(last_frame, p.renderer, view, i, p.path.zoom_level(i))
+            last_view = view
+        yield last_frame
+
+
+def frames(source, **options) -> Iterator[np.ndarray]:
+    """Stream the zoom's RGB frames (for notebooks and custom sinks)."""
+    return iter_frames(plan(source, **options))
+
+
+@dataclass
+class RenderResult:
+    output: Path
+    frames: int
+    size: tuple[int, int]
+    fps: float
+    zoom_factors: list[float]
+
+
+def render(source, output: str | Path, progress: Progress | None = None, **options) -> RenderResult:
+    """Render a set to an mp4/mkv/mov file or (no extension) a folder of PNG frames.
+
+    `source`: a folder, a list of image paths or a list of RGB arrays, innermost first.
+    Options are those of RenderOptions, e.g. zoom_factor=2, steps=100, crop=0.8, fps=30.
+    """
+    opts = RenderOptions.from_kwargs(**options)
+    if opts.draft and "preset" not in options:
+        opts.preset = "veryfast"
+    output = Path(output)
+    if output_kind(output) == "frames":
+        FramesSink.check_target(output, opts.overwrite)
+    p = plan(source, _options=opts)
+    w, h = p.size
+    total = p.frame_count
+    with open_sink(output, w, h, opts.fps, crf=opts.crf, preset=opts.preset, overwrite=opts.overwrite) as sink:
+        for i, frame in enumerate(ahead(iter_frames(p))):
+            sink.write(frame)
+            if progress:
+                progress(i + 1, total)
+    return RenderResult(output, total, (w, h), opts.fps, p.stack.zoom_factors())

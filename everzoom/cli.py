@@ -1,0 +1,160 @@
+"""Command line: `everzoom` (click subcommands) and the original `infinite_zoom.py` flags.
+
+The CLI only parses options and calls the library; every error the user can cause becomes one
+line on stderr and a non-zero exit.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from . import api
+from .errors import EverzoomError
+from .options import parse_size
+from .path import EASINGS
+from .sinks import PRESETS
+
+log = logging.getLogger("everzoom")
+
+
+class _TqdmHandler(logging.Handler):
+    """Log lines that do not tear progress bars."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = "warning: " if record.levelno >= logging.WARNING else ""
+        tqdm.write(f"everzoom: {prefix}{record.getMessage()}", file=sys.stderr)
+
+
+def _setup_logging(quiet: bool) -> None:
+    log.handlers[:] = [_TqdmHandler()]
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.propagate = False
+
+
+class Bar:
+    """A tqdm progress bar on stderr as a library progress callback; silent with --quiet."""
+
+    def __init__(self, desc: str, unit: str, quiet: bool):
+        self.bar = tqdm(desc=desc, unit=unit, file=sys.stderr, disable=quiet, dynamic_ncols=True, leave=False)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar.total != total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _size(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except EverzoomError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--size "), ctx, param) from None
+
+
+RENDER_OPTIONS = [
+    click.option("-zf", "--zoom-factor", type=float, default=None,
+                 help="Zoom factor between consecutive images (Midjourney '1.5x' is really 4/3). "
+                      "Default: 2."),
+    click.option("-zs", "--steps", type=int, default=100, show_default=True,
+                 help="Frames per zoom-factor step."),
+    click.option("--duration", type=float, default=None,
+                 help="Seconds of zoom (instead of --steps); holds come on top."),
+    click.option("-zc", "--crop", type=float, default=0.8, show_default=True,
+                 help="Fraction of each inner image that is trusted; the border band outside it "
+                      "fades into the image behind (1 = trust it all)."),
+    click.option("-fps", "--fps", type=float, default=30.0, show_default=True, help="Frames per second."),
+    click.option("-rev", "--reverse", is_flag=True, help="Zoom out (start at the innermost image)."),
+    click.option("-d", "--hold", type=float, default=0.0, show_default=True,
+                 help="Seconds to hold still at the start and at the end."),
+    click.option("-dbg", "--debug", is_flag=True,
+                 help="Draw layer rectangles and centres, frame index, zoom level and drawn layers."),
+    click.option("--size", callback=_size, default=None, metavar="WxH",
+                 help="Output size, even numbers (default: the images' size). Other aspect ratios "
+                      "show a centre crop."),
+    click.option("--easing", type=click.Choice(EASINGS), default="none", show_default=True,
+                 help="ease-in-out: start and stop gently."),
+    click.option("--crf", type=int, default=18, show_default=True, help="H.264 quality (lower = better)."),
+    click.option("--preset", type=click.Choice(PRESETS), default=None,
+                 help="H.264 speed/size preset. Default: medium (veryfast with --draft)."),
+    click.option("--draft", is_flag=True, help="Quick preview: half size, fast preset."),
+    click.option("--overwrite", is_flag=True, help="Replace the frames in an existing frames folder."),
+    click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes (warnings still show)."),
+]
+
+
+def render_options(func):
+    for option in reversed(RENDER_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _run_render(source: Path, output: Path, quiet: bool, **opts) -> None:
+    _setup_logging(quiet)
+    opts = {k: v for k, v in opts.items() if v is not None}
+    bar = Bar("render", "frame", quiet)
+    try:
+        result = api.render(source, output, progress=bar, **opts)
+    finally:
+        bar.close()
+    w, h = result.size
+    log.info("wrote %s: %d frames, %dx%d, %g fps (%.1f s)", result.output, result.frames, w, h,
+             result.fps, result.frames / result.fps)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="everzoom")
+def cli() -> None:
+    """everzoom: smooth infinite-zoom videos from AI-outpainted image series."""
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Video file (.mp4, .mkv, .mov) or, without extension, a folder of PNG frames.")
+@render_options
+def render(folder: Path, output: Path, quiet: bool, **opts) -> None:
+    """Render the images in FOLDER (innermost first, natural order) into a zoom video.
+
+    Image 0 is the innermost; each next image shows the same scene zoomed out by the zoom
+    factor. The zoom runs from the outermost image in to the innermost (--reverse: out).
+    """
+    _run_render(folder, output, quiet, **opts)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-i", "--input", "folder", type=click.Path(path_type=Path), required=True,
+              help="Folder of images, innermost first.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Video file (.mp4, .mkv, .mov) or, without extension, a folder of PNG frames.")
+@render_options
+def legacy(folder: Path, output: Path, quiet: bool, **opts) -> None:
+    """The original infinite_zoom.py command line, rendered by everzoom."""
+    _run_render(folder, output, quiet, **opts)
+
+
+def _main(command: click.Command, argv, prog_name: str) -> None:
+    try:
+        code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except click.ClickException as exc:
+        click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
+        code = exc.exit_code
+    except EverzoomError as exc:
+        click.echo(f"{prog_name}: error: {exc}", err=True)
+        code = 1
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo(f"{prog_name}: interrupted; nothing was written", err=True)
+        code = 130
+    sys.exit(code or 0)
+
+
+main = functools.partial(_main, cli, None, "everzoom")
+legacy_main = functools.partial(_main, legacy, None, "infinite_zoom.py")

@@ -1,0 +1,94 @@
+"""Camera path: frame index -> View, at constant zoom speed (log width linear in time).
+
+The path is anchored at the layers: when the view is as wide as layer k's centre crop it shows
+exactly layer k. Between anchors the log width moves at constant speed and the centre follows a
+smooth (C2) spline of the layer centres over log width, so a measured off-centre layer never
+causes a jump or a kink in the motion.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from .errors import EverzoomError
+from .stack import Stack, View, fit_width
+
+EASINGS = ("none", "ease-in-out")
+
+
+def ease_in_out(t: np.ndarray, ramp: float) -> np.ndarray:
+    """Position over [0, 1] with a smoothstep velocity ramp over `ramp` at each end, constant between.
+
+    Velocity stays continuous (no jerk at the start/end of the zoom); mid-path speed is 1/(1-ramp).
+    """
+    t = np.asarray(t, dtype=np.float64)
+    if ramp <= 0:
+        return t
+    vmax = 1.0 / (1.0 - ramp)
+
+    def head(u):  # integral of smoothstep from 0 to u, times ramp
+        return ramp * (u ** 3 - u ** 4 / 2)
+
+    ahead = vmax * head(np.clip(t / ramp, 0, 1))
+    behind = 1 - vmax * head(np.clip((1 - t) / ramp, 0, 1))  # the end mirrors the start
+    return np.where(t < ramp, ahead, np.where(t > 1 - ramp, behind, vmax * (t - ramp / 2)))
+
+
+@dataclass
+class CameraPath:
+    """Views for every frame of the zoom, holds included."""
+
+    stack: Stack
+    out_w: int
+    out_h: int
+    frames: int
+    reverse: bool = False
+    easing: str = "none"
+    hold_frames: int = 0
+
+    def __post_init__(self) -> None:
+        layers = self.stack.layers
+        # anchors: log width of each layer's centre crop, innermost first (increasing)
+        self._log_w = np.log([fit_width(l, self.out_w, self.out_h) for l in layers])
+        order = np.argsort(self._log_w)
+        if np.any(np.diff(self._log_w[order]) <= 0) or not np.all(order == np.arange(len(layers))):
+            raise EverzoomError("the images do not grow wider from first to last: "
+                                "check their order and the zoom factor")
+        centres = np.array([[l.cx, l.cy] for l in layers])
+        self._centre = CubicSpline(self._log_w, centres, bc_type="natural") if len(layers) > 2 else None
+        self._centres = centres
+
+    @property
+    def total_frames(self) -> int:
+        return self.frames + 2 * self.hold_frames
+
+    def progress(self, index: int) -> float:
+        """Fraction of the zoom done at frame `index` (0 at the first zoom frame, 1 at the last)."""
+        f = min(max(index - self.hold_frames, 0), self.frames - 1)
+        t = f / (self.frames - 1)
+        if self.easing == "ease-in-out":
+            ramp = min(0.5, 1.0 / max(1, len(self.stack) - 1))
+            t = float(ease_in_out(t, ramp))
+        return t
+
+    def log_width(self, index: int) -> float:
+        t = self.progress(index)
+        if self.reverse:
+            t = 1 - t
+        return self._log_w[-1] + t * (self._log_w[0] - self._log_w[-1])
+
+    def view(self, index: int) -> View:
+        lw = self.log_width(index)
+        if self._centre is not None:
+            cx, cy = self._centre(lw)
+        else:
+            cx, cy = (np.interp(lw, self._log_w, self._centres[:, i]) for i in range(2))
+        return View(float(cx), float(cy), math.exp(lw), self.out_w, self.out_h)
+
+    def zoom_level(self, index: int) -> float:
+        """Depth in layer steps: 0 shows the outermost layer, N-1 the innermost (fractional between)."""
+        lw = self.log_width(index)
+        return float(len(self.stack) - 1 - np.interp(lw, self._log_w, np.arange(len(self.stack))))

@@ -1,0 +1,145 @@
+"""View -> frame: every visible layer, from its matching pyramid level, finest on top.
+
+Per frame the work is proportional to the output area times ~1.33, whatever the depth: the
+coarsest layer that covers the whole view fills the frame, and each finer layer is warped only
+into its own bounding box. Each inner layer fades into the one behind it across its untrusted
+border band (the crop), with a separable smoothstep alpha; its trusted interior is copied as is.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .stack import Stack, View, fit_width, layer_affine
+
+MIN_FEATHER_PX = 2.0  # even a fully trusted layer gets this soft edge (in its own pixels): no aliased step
+
+
+@dataclass
+class Placement:
+    """Where one layer lands in a frame and how it is sampled."""
+
+    index: int
+    level: int
+    left: float  # frame coordinates of the layer's outer edges
+    top: float
+    right: float
+    bottom: float
+
+    def box(self, out_w: int, out_h: int) -> tuple[int, int, int, int] | None:
+        x0, y0 = max(0, math.floor(self.left)), max(0, math.floor(self.top))
+        x1, y1 = min(out_w, math.ceil(self.right)), min(out_h, math.ceil(self.bottom))
+        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+class Renderer:
+    """Draws frames of a Stack; holds only the stack and its lazily built pyramids."""
+
+    def __init__(self, stack: Stack, out_w: int, out_h: int, crop: float = 0.8):
+        self.stack, self.out_w, self.out_h, self.crop = stack, out_w, out_h, crop
+        widths = [fit_width(layer, out_w, out_h) for layer in stack.layers]
+        self._fit = np.array(widths)
+        # log width over which a layer's fade band grows to full: half of its zoom step
+        steps = np.log(self._fit[1:] / self._fit[:-1])
+        self._grow = 0.5 * np.append(steps, steps[-1])
+
+    def band(self, index: int, view: View) -> tuple[float, float]:
+        """Width of the alpha ramp along x and y, in the layer's own pixels.
+
+        Zero while the view is no wider than the layer's own frame, so the frame that shows layer
+        k shows exactly layer k; it grows smoothly to the full untrusted band (--crop) by the
+        middle of the zoom step, so the seam fades in without a pop.
+        """
+        layer = self.stack.layers[index]
+        w, h = layer.size
+        grow = float(smoothstep(np.log(view.width / self._fit[index]) / self._grow[index]))
+        return (grow * max(MIN_FEATHER_PX, (1 - self.crop) / 2 * w),
+                grow * max(MIN_FEATHER_PX, (1 - self.crop) / 2 * h))
+
+    def placement(self, index: int, view: View) -> Placement:
+        layer = self.stack.layers[index]
+        left, top, right, bottom = layer.rect()
+        fl, ft = view.to_frame(left, top)
+        fr, fb = view.to_frame(right, bottom)
+        scale = layer.pixel / view.pixel
+        level = 0 if scale >= 1 else min(int(math.floor(math.log2(1 / scale) + 1e-9)), layer.max_level())
+        return Placement(index, level, fl, ft, fr, fb)
+
+    def _opaque_over(self, index: int, view: View) -> bool:
+        """Whether the layer's fully opaque part covers the whole view."""
+        layer = self.stack.layers[index]
+        bx, by = self.band(index, view)
+        left, top, right, bottom = layer.rect()
+        inset_x, inset_y = bx * layer.pixel, by * layer.pixel
+        vl, vt, vr, vb = view.rect()
+        return (left + inset_x <= vl and right - inset_x >= vr and top + inset_y <= vt and bottom - inset_y >= vb)
+
+    def visible(self, view: View) -> list[Placement]:
+        """The layers drawn for this view, coarsest (the base, drawn opaque) first."""
+        n = len(self.stack)
+        base = next((k for k in range(n - 1) if self._opaque_over(k, view)), n - 1)
+        drawn = [self.placement(base, view)]
+        for k in range(base - 1, -1, -1):
+            p = self.placement(k, view)
+            if p.right - p.left < 1.0:  # narrower than a pixel: nothing finer adds detail
+                break
+            if p.box(self.out_w, self.out_h):
+                drawn.append(p)
+        return drawn
+
+    def _warp(self, p: Placement, view: View, box: tuple[int, int, int, int]) -> np.ndarray:
+        layer = self.stack.layers[p.index]
+        x0, y0, x1, y1 = box
+        matrix = layer_affine(layer, p.level, view, origin=(x0, y0))
+        flags = cv2.INTER_CUBIC if matrix[0, 0] > 1.0 else cv2.INTER_LINEAR
+        return cv2.warpAffine(layer.level(p.level), matrix, (x1 - x0, y1 - y0),
+                              flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
+    def _ramps(self, p: Placement, view: View, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Alpha along the box's columns and rows: 0 at the layer's edge, 1 inside its trusted part."""
+        layer = self.stack.layers[p.index]
+        bx, by = self.band(p.index, view)
+        x0, y0, x1, y1 = box
+        w, h = layer.size
+        per_px = w / (p.right - p.left)  # layer pixels per frame pixel
+        u = (np.arange(x0, x1) + 0.5 - p.left) * per_px
+        v = (np.arange(y0, y1) + 0.5 - p.top) * per_px
+        ax = smoothstep(np.minimum(u, w - u) / max(bx, 1e-6)).astype(np.float32)
+        ay = smoothstep(np.minimum(v, h - v) / max(by, 1e-6)).astype(np.float32)
+        return ax, ay
+
+    def render(self, view: View) -> np.ndarray:
+        drawn = self.visible(view)
+        base = drawn[0]
+        frame = self._warp(base, view, (0, 0, self.out_w, self.out_h))
+        for p in drawn[1:]:
+            box = p.box(self.out_w, self.out_h)
+            patch = self._warp(p, view, box)
+            ax, ay = self._ramps(p, view, box)
+            composite(frame[box[1]:box[3], box[0]:box[2]], patch, ax, ay)
+        return frame
+
+
+def composite(dst: np.ndarray, src: np.ndarray, ax: np.ndarray, ay: np.ndarray) -> None:
+    """dst <- src over dst with alpha ay[:, None] * ax[None, :]; copies where alpha is 1."""
+    cols = np.flatnonzero(ax >= 1.0)
+    rows = np.flatnonzero(ay >= 1.0)
+    if cols.size and rows.size:
+        c0, c1, r0, r1 = cols[0], cols[-1] + 1, rows[0], rows[-1] + 1
+        dst[r0:r1, c0:c1] = src[r0:r1, c0:c1]
+        strips = [(slice(0, r0), slice(None)), (slice(r1, None), slice(None)),
+                  (slice(r0, r1), slice(0, c0)), (slice(r0, r1), slice(c1, None))]
+    else:
+        strips = [(slice(None), slice(None))]
+    for rs, cs in strips:
+        a = np.outer(ay[rs], ax[cs])
+        if a.size:
+            dst[rs, cs] = cv2.blendLinear(src[rs, cs], dst[rs, cs], a, 1.0 - a)

@@ -1,0 +1,134 @@
+"""Layers placed in world coordinates, and the views that frames show.
+
+World units: image 0 (the innermost) is 1 wide and nominally centred at (0, 0), y down. A layer
+covers the world rectangle centred at (cx, cy), `width` wide, as tall as its aspect ratio says.
+Pixel centres of an image W pixels wide sit at world x = cx + (u + 0.5 - W/2) * width/W.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+log = logging.getLogger("everzoom")
+
+
+@dataclass
+class Layer:
+    """One image and the world rectangle it covers."""
+
+    image: np.ndarray
+    cx: float
+    cy: float
+    width: float
+    name: str = ""
+    _pyramid: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.shape[1], self.image.shape[0]
+
+    @property
+    def height(self) -> float:
+        return self.width * self.image.shape[0] / self.image.shape[1]
+
+    @property
+    def pixel(self) -> float:
+        """World size of one pixel of the full-resolution image."""
+        return self.width / self.image.shape[1]
+
+    def rect(self) -> tuple[float, float, float, float]:
+        """World (left, top, right, bottom)."""
+        return (self.cx - self.width / 2, self.cy - self.height / 2,
+                self.cx + self.width / 2, self.cy + self.height / 2)
+
+    def max_level(self) -> int:
+        """Deepest pyramid level that is still at least 2 pixels on its short side."""
+        return max(0, int(math.log2(min(self.image.shape[:2]) / 2)))
+
+    def level(self, n: int) -> np.ndarray:
+        """Pyramid level n (built once, on first use). Level-n pixel j sits at level-0 pixel j*2**n."""
+        if not self._pyramid:
+            self._pyramid.append(self.image)
+        while len(self._pyramid) <= n:
+            self._pyramid.append(cv2.pyrDown(self._pyramid[-1]))
+        return self._pyramid[n]
+
+
+@dataclass
+class View:
+    """The world rectangle one output frame shows."""
+
+    cx: float
+    cy: float
+    width: float
+    out_w: int
+    out_h: int
+
+    @property
+    def height(self) -> float:
+        return self.width * self.out_h / self.out_w
+
+    @property
+    def pixel(self) -> float:
+        return self.width / self.out_w
+
+    def rect(self) -> tuple[float, float, float, float]:
+        return (self.cx - self.width / 2, self.cy - self.height / 2,
+                self.cx + self.width / 2, self.cy + self.height / 2)
+
+    def to_frame(self, x: float, y: float) -> tuple[float, float]:
+        """World point -> continuous frame coordinates (pixel centres at i + 0.5)."""
+        return ((x - self.cx) / self.pixel + self.out_w / 2,
+                (y - self.cy) / self.pixel + self.out_h / 2)
+
+
+def layer_affine(layer: Layer, level: int, view: View, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """2x3 matrix from pyramid-level pixel indices of `layer` to frame pixel indices minus `origin`."""
+    step = 2 ** level
+    s = layer.pixel * step / view.pixel
+    left, top, _, _ = layer.rect()
+    # level pixel j -> level-0 index j*step -> world left + (j*step + 0.5) * pixel
+    fx, fy = view.to_frame(left + 0.5 * layer.pixel, top + 0.5 * layer.pixel)
+    return np.array([[s, 0.0, fx - 0.5 - origin[0]],
+                     [0.0, s, fy - 0.5 - origin[1]]], dtype=np.float64)
+
+
+def fit_width(layer: Layer, out_w: int, out_h: int) -> float:
+    """Width of the largest view of the output's aspect ratio inside the layer (centre crop)."""
+    return min(layer.width, layer.height * out_w / out_h)
+
+
+@dataclass
+class Stack:
+    """The layers, innermost first, in world placement."""
+
+    layers: list[Layer]
+
+    @classmethod
+    def nominal(cls, images: list[np.ndarray], zoom_factor: float,
+                names: list[str] | None = None) -> "Stack":
+        """Each image k centred at the origin, zoom_factor**k wide: a perfect outpainting series."""
+        names = names or [f"image {i}" for i in range(len(images))]
+        sizes = {im.shape[:2] for im in images}
+        if len(sizes) > 1:
+            log.warning("images differ in size (%s); each is stretched to its place in the zoom",
+                        ", ".join(f"{w}x{h}" for h, w in sorted(sizes)))
+        layers = [Layer(im, 0.0, 0.0, zoom_factor ** k, nm) for k, (im, nm) in enumerate(zip(images, names))]
+        return cls(layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def zoom_factors(self) -> list[float]:
+        return [b.width / a.width for a, b in zip(self.layers, self.layers[1:])]
+
+    def max_depth(self) -> int:
+        """Number of zoom-factor steps between the outermost and the innermost layer."""
+        return len(self.layers) - 1
+
+    def log_span(self) -> float:
+        return math.log(self.layers[-1].width / self.layers[0].width)

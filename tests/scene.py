@@ -1,0 +1,127 @@
+"""A procedural test scene with unbounded detail and exact pixels at any world window.
+
+The scene is a sum of plane waves, a few per octave (frequency 2**i cycles per world unit), with
+per-channel amplitudes: equal amplitude per octave gives the 1/f^2 spectrum of natural images. A
+pixel is the exact box average of the scene over its square (a sinc factor per wave), and detail
+is band-limited to the camera: full weight up to half its Nyquist frequency, fading to zero at
+Nyquist (linear in log frequency). So an image of any window is alias-free, and ground truth for
+any view is exact. Each wave is evaluated separably (outer products), so images are cheap.
+"""
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class Scene:
+    seed: int = 0
+    min_octave: int = -9
+    max_octave: int = 10
+    waves: int = 6
+    amplitude: float = 8.0
+
+    def __post_init__(self) -> None:
+        rng = np.random.default_rng(self.seed)
+        octs = np.arange(self.min_octave, self.max_octave + 1)
+        n = len(octs) * self.waves
+        self.freq = np.repeat(2.0 ** octs, self.waves) * rng.uniform(0.85, 1.15, n)
+        theta = rng.uniform(0, np.pi, n)
+        self.fx, self.fy = self.freq * np.cos(theta), self.freq * np.sin(theta)
+        self.phase = rng.uniform(0, 2 * np.pi, n)
+        self.amp = rng.normal(0, self.amplitude, (n, 3))
+        self.base = rng.uniform(100, 150, 3)
+
+    def weights(self, detail: float, pixel: float) -> np.ndarray:
+        """Per-wave factor: band limit of a camera with pixel `detail`, box average over `pixel`."""
+        lo, hi = 1 / (4 * detail), 1 / (2 * detail)
+        band = np.clip(np.log2(hi / self.freq), 0, 1) if hi > lo else (self.freq < hi).astype(float)
+        return band * np.sinc(self.fx * pixel) * np.sinc(self.fy * pixel)
+
+    def image(self, cx: float, cy: float, width: float, w: int, h: int,
+              detail: float | None = None) -> np.ndarray:
+        """RGB uint8 view of the world rectangle centred at (cx, cy), `width` wide, w x h pixels.
+
+        `detail` (world size of a pixel) caps the band limit; default: this image's own pixel.
+        """
+        return np.clip(self.field(cx, cy, width, w, h, detail) + 0.5, 0, 255).astype(np.uint8)
+
+    def field(self, cx, cy, width, w, h, detail=None) -> np.ndarray:
+        pixel = width / w
+        weight = self.weights(max(detail or pixel, pixel), pixel)
+        xs = cx + (np.arange(w) + 0.5 - w / 2) * pixel
+        ys = cy + (np.arange(h) + 0.5 - h / 2) * pixel
+        out = np.zeros((h, w, 3))
+        for i in np.flatnonzero(weight > 1e-4):
+            ax = 2 * np.pi * self.fx[i] * xs + self.phase[i]
+            ay = 2 * np.pi * self.fy[i] * ys
+            wave = np.outer(np.cos(ay), np.cos(ax)) - np.outer(np.sin(ay), np.sin(ax))
+            out += wave[:, :, None] * (weight[i] * self.amp[i])
+        return out + self.base
+
+
+@dataclass
+class Placement:
+    cx: float
+    cy: float
+    width: float
+
+
+def outpainted_set(scene: Scene, n: int, zf: float, size: tuple[int, int] = (128, 128),
+                   offsets: np.ndarray | None = None, scales: np.ndarray | None = None
+                   ) -> tuple[list[np.ndarray], list[Placement]]:
+    """Images 0..n-1, innermost first; image k nominally zf**k wide, centred at the origin.
+
+    offsets[k] (in image k's own pixels) shifts image k's true centre; scales[k] multiplies the
+    true step factor from image k-1 to image k.
+    """
+    w, h = size
+    placements, width, images = [], 1.0, []
+    for k in range(n):
+        if k:
+            width *= zf * (scales[k] if scales is not None else 1.0)
+        dx, dy = (offsets[k] if offsets is not None else (0.0, 0.0))
+        p = Placement(dx * width / w, dy * width / w, width)
+        placements.append(p)
+        images.append(scene.image(p.cx, p.cy, p.width, w, h))
+    return images, placements
+
+
+def ground_truth(scene: Scene, placements: list[Placement], size: tuple[int, int],
+                 cx: float, cy: float, width: float, out_w: int, out_h: int) -> np.ndarray:
+    """The best frame any renderer can make from the set: each pixel has the detail of the finest
+    image that covers it, capped by the frame's own resolution."""
+    img_w, img_h = size
+    pixel = width / out_w
+    xs = cx + (np.arange(out_w) + 0.5 - out_w / 2) * pixel
+    ys = cy + (np.arange(out_h) + 0.5 - out_h / 2) * pixel
+    finest = np.full((out_h, out_w), len(placements) - 1)
+    for k in range(len(placements) - 2, -1, -1):
+        p = placements[k]
+        half_w, half_h = p.width / 2, p.width * img_h / img_w / 2
+        inside = (np.abs(ys - p.cy)[:, None] <= half_h) & (np.abs(xs - p.cx)[None, :] <= half_w)
+        finest[inside & (finest > k)] = k
+    out = np.zeros((out_h, out_w, 3))
+    for k in np.unique(finest):
+        field = scene.field(cx, cy, width, out_w, out_h, detail=placements[k].width / img_w)
+        out[finest == k] = field[finest == k]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def psnr(a: np.ndarray, b: np.ndarray, margin: float = 0.0) -> float:
+    """PSNR in dB, optionally ignoring a border of `margin` of each side."""
+    h, w = a.shape[:2]
+    my, mx = int(h * margin), int(w * margin)
+    a = a[my:h - my, mx:w - mx].astype(np.float64)
+    b = b[my:h - my, mx:w - mx].astype(np.float64)
+    mse = np.mean((a - b) ** 2)
+    return float("inf") if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
+
+
+def jpeg(image: np.ndarray, quality: int = 90) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].copy()
