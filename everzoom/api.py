@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +16,12 @@ from .path import CameraPath
 from .render import Renderer
 from .sinks import open_sink, output_kind, FramesSink
 from .stack import Stack
-from .stream import ahead
+from .stream import ordered_map
 
 log = logging.getLogger("everzoom")
 
 Progress = Callable[[int, int], None]
+RENDER_THREADS = max(2, min(4, os.cpu_count() or 2))
 
 
 @dataclass
@@ -35,9 +37,19 @@ class Plan:
     def size(self) -> tuple[int, int]:
         return self.path.out_w, self.path.out_h
 
+    hold_frames: int = 0
+
     @property
     def frame_count(self) -> int:
-        return self.path.total_frames
+        return self.path.frames + 2 * self.hold_frames
+
+    def zoom_frame(self, index: int) -> np.ndarray:
+        """Frame `index` of the zoom itself (holds excluded), with debug overlays if asked."""
+        view = self.path.view(index)
+        frame = self.renderer.render(view)
+        if self.options.debug:
+            frame = draw_overlay(frame, self.renderer, view, index, self.path.zoom_level(index))
+        return frame
 
 
 def output_size(stack: Stack, opts: RenderOptions) -> tuple[int, int]:
@@ -62,22 +74,20 @@ def plan(source, **options) -> Plan:
     stack = build_stack(images, names, opts)
     out_w, out_h = output_size(stack, opts)
     zoom_frames = (round(opts.duration * opts.fps) if opts.duration else (len(stack) - 1) * opts.steps + 1)
-    path = CameraPath(stack, out_w, out_h, frames=max(2, zoom_frames), reverse=opts.reverse,
-                      easing=opts.easing, hold_frames=round(opts.hold * opts.fps))
-    return Plan(stack, path, Renderer(stack, out_w, out_h, crop=opts.crop), opts)
+    path = CameraPath(stack, out_w, out_h, frames=max(2, zoom_frames), reverse=opts.reverse, easing=opts.easing)
+    return Plan(stack, path, Renderer(stack, out_w, out_h, crop=opts.crop), opts,
+                hold_frames=round(opts.hold * opts.fps))
 
 
-def iter_frames(p: Plan) -> Iterator[np.ndarray]:
-    """Every frame of the plan, one at a time (held frames are rendered once and repeated)."""
-    last_view, last_frame = None, None
-    for i in range(p.frame_count):
-        view = p.path.view(i)
-        if view != last_view:
-            last_frame = p.renderer.render(view)
-            if p.options.debug:
-                last_frame = draw_overlay(last_frame, p.renderer, view, i, p.path.zoom_level(i))
-            last_view = view
-        yield last_frame
+def iter_frames(p: Plan, workers: int = 1) -> Iterator[np.ndarray]:
+    """Every frame of the plan in order, rendered `workers` at a time; the held first and last
+    frames are rendered once and repeated."""
+    indices = range(p.path.frames)
+    rendered = ordered_map(p.zoom_frame, indices, workers) if workers > 1 else map(p.zoom_frame, indices)
+    last = p.path.frames - 1
+    for i, frame in enumerate(rendered):
+        for _ in range(1 + p.hold_frames * ((i == 0) + (i == last))):
+            yield frame
 
 
 def frames(source, **options) -> Iterator[np.ndarray]:
@@ -110,7 +120,7 @@ def render(source, output: str | Path, progress: Progress | None = None, **optio
     w, h = p.size
     total = p.frame_count
     with open_sink(output, w, h, opts.fps, crf=opts.crf, preset=opts.preset, overwrite=opts.overwrite) as sink:
-        for i, frame in enumerate(ahead(iter_frames(p))):
+        for i, frame in enumerate(iter_frames(p, workers=RENDER_THREADS)):
             sink.write(frame)
             if progress:
                 progress(i + 1, total)

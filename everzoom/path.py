@@ -39,7 +39,7 @@ def ease_in_out(t: np.ndarray, ramp: float) -> np.ndarray:
 
 @dataclass
 class CameraPath:
-    """Views for every frame of the zoom, holds included."""
+    """Views for the `frames` frames of the zoom (holds are repeats of the end frames, not views)."""
 
     stack: Stack
     out_w: int
@@ -47,7 +47,6 @@ class CameraPath:
     frames: int
     reverse: bool = False
     easing: str = "none"
-    hold_frames: int = 0
 
     def __post_init__(self) -> None:
         layers = self.stack.layers
@@ -61,14 +60,9 @@ class CameraPath:
         self._centre = CubicSpline(self._log_w, centres, bc_type="natural") if len(layers) > 2 else None
         self._centres = centres
 
-    @property
-    def total_frames(self) -> int:
-        return self.frames + 2 * self.hold_frames
-
     def progress(self, index: int) -> float:
-        """Fraction of the zoom done at frame `index` (0 at the first zoom frame, 1 at the last)."""
-        f = min(max(index - self.hold_frames, 0), self.frames - 1)
-        t = f / (self.frames - 1)
+        """Fraction of the zoom done at frame `index` (0 at the first frame, 1 at the last)."""
+        t = min(max(index, 0), self.frames - 1) / (self.frames - 1)
         if self.easing == "ease-in-out":
             ramp = min(0.5, 1.0 / max(1, len(self.stack) - 1))
             t = float(ease_in_out(t, ramp))

@@ -15,7 +15,11 @@ import numpy as np
 
 from .stack import Stack, View, fit_width, layer_affine
 
+PREBLUR_SIGMA = 0.577  # sqrt(1/3): matches pyrDown's own blur (sigma 1) at a remaining scale of 0.5
 MIN_FEATHER_PX = 2.0  # even a fully trusted layer gets this soft edge (in its own pixels): no aliased step
+
+
+Rect = tuple[int, int, int, int]
 
 
 @dataclass
@@ -45,6 +49,8 @@ class Renderer:
 
     def __init__(self, stack: Stack, out_w: int, out_h: int, crop: float = 0.8):
         self.stack, self.out_w, self.out_h, self.crop = stack, out_w, out_h, crop
+        for layer in stack.layers:  # build every pyramid now: render() may run in several threads
+            layer.level(layer.max_level())
         widths = [fit_width(layer, out_w, out_h) for layer in stack.layers]
         self._fit = np.array(widths)
         # log width over which a layer's fade band grows to full: half of its zoom step
@@ -95,13 +101,26 @@ class Renderer:
                 drawn.append(p)
         return drawn
 
-    def _warp(self, p: Placement, view: View, box: tuple[int, int, int, int]) -> np.ndarray:
+    def _warp(self, p: Placement, view: View, box: Rect) -> np.ndarray:
+        """The layer resampled into a frame rectangle, alias-free.
+
+        The pyramid level leaves a remaining scale s in [0.5, 1] (or s > 1 for enlarging); for
+        s < 1 a Gaussian blur of sigma 0.577*sqrt(1/s^2 - 1) source pixels first removes what the
+        frame cannot show (at s = 0.5 this equals the next pyramid level's blur, so level switches
+        are seamless), applied only to the source rectangle the warp reads. Linear sampling then
+        keeps 1080p above 60 frames/s.
+        """
         layer = self.stack.layers[p.index]
         x0, y0, x1, y1 = box
         matrix = layer_affine(layer, p.level, view, origin=(x0, y0))
-        flags = cv2.INTER_CUBIC if matrix[0, 0] > 1.0 else cv2.INTER_LINEAR
-        return cv2.warpAffine(layer.level(p.level), matrix, (x1 - x0, y1 - y0),
-                              flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        source = layer.level(p.level)
+        scale = matrix[0, 0]
+        if scale < 1.0:
+            sigma = PREBLUR_SIGMA * math.sqrt(1.0 / scale ** 2 - 1.0)
+            if sigma > 0.05:
+                source, matrix = _blurred_source(source, matrix, x1 - x0, y1 - y0, sigma)
+        return cv2.warpAffine(source, matrix, (x1 - x0, y1 - y0),
+                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def _ramps(self, p: Placement, view: View, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Alpha along the box's columns and rows: 0 at the layer's edge, 1 inside its trusted part."""
@@ -117,15 +136,61 @@ class Renderer:
         return ax, ay
 
     def render(self, view: View) -> np.ndarray:
+        """Coarse to fine; each layer is drawn only where the next finer one is not opaque."""
+        frame = np.empty((self.out_h, self.out_w, 4), np.uint8)
         drawn = self.visible(view)
-        base = drawn[0]
-        frame = self._warp(base, view, (0, 0, self.out_w, self.out_h))
-        for p in drawn[1:]:
-            box = p.box(self.out_w, self.out_h)
-            patch = self._warp(p, view, box)
-            ax, ay = self._ramps(p, view, box)
-            composite(frame[box[1]:box[3], box[0]:box[2]], patch, ax, ay)
-        return frame
+        boxes = [(0, 0, self.out_w, self.out_h)] + [p.box(self.out_w, self.out_h) for p in drawn[1:]]
+        ramps = [None] + [self._ramps(p, view, box) for p, box in zip(drawn[1:], boxes[1:])]
+        for i, (p, box) in enumerate(zip(drawn, boxes)):
+            hole = opaque_rect(boxes[i + 1], *ramps[i + 1]) if i + 1 < len(drawn) else None
+            for x0, y0, x1, y1 in subtract(box, hole):
+                patch = self._warp(p, view, (x0, y0, x1, y1))
+                if ramps[i] is None:
+                    frame[y0:y1, x0:x1] = patch
+                else:
+                    ax, ay = ramps[i]
+                    composite(frame[y0:y1, x0:x1], patch, ax[x0 - box[0]:x1 - box[0]], ay[y0 - box[1]:y1 - box[1]])
+        return cv2.cvtColor(frame, cv2.COLOR_RGBA2RGB)
+
+
+def _blurred_source(source: np.ndarray, matrix: np.ndarray, w: int, h: int, sigma: float):
+    """Blur just the part of `source` that a w x h warp with `matrix` reads; return it and the
+    matrix re-based onto it."""
+    scale = matrix[0, 0]
+    pad = int(math.ceil(3 * sigma)) + 2
+    sh, sw = source.shape[:2]
+    u0 = max(0, int(math.floor(-matrix[0, 2] / scale)) - pad)
+    v0 = max(0, int(math.floor(-matrix[1, 2] / scale)) - pad)
+    u1 = min(sw, int(math.ceil((w - matrix[0, 2]) / scale)) + pad)
+    v1 = min(sh, int(math.ceil((h - matrix[1, 2]) / scale)) + pad)
+    if u1 <= u0 or v1 <= v0:
+        return source, matrix
+    roi = cv2.GaussianBlur(source[v0:v1, u0:u1], (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    moved = matrix.copy()
+    moved[0, 2] += scale * u0
+    moved[1, 2] += scale * v0
+    return roi, moved
+
+
+def opaque_rect(box: Rect, ax: np.ndarray, ay: np.ndarray) -> Rect | None:
+    """The frame rectangle where a layer's alpha is exactly 1 (ramps are 0 -> 1 -> 0)."""
+    cols, rows = np.flatnonzero(ax >= 1.0), np.flatnonzero(ay >= 1.0)
+    if not cols.size or not rows.size:
+        return None
+    return box[0] + cols[0], box[1] + rows[0], box[0] + cols[-1] + 1, box[1] + rows[-1] + 1
+
+
+def subtract(box: Rect, hole: Rect | None) -> list[Rect]:
+    """`box` minus `hole` as up to four rectangles (top, bottom, left, right)."""
+    if hole is None:
+        return [box]
+    bx0, by0, bx1, by1 = box
+    hx0, hy0 = max(hole[0], bx0), max(hole[1], by0)
+    hx1, hy1 = min(hole[2], bx1), min(hole[3], by1)
+    if hx0 >= hx1 or hy0 >= hy1:
+        return [box]
+    parts = [(bx0, by0, bx1, hy0), (bx0, hy1, bx1, by1), (bx0, hy0, hx0, hy1), (hx1, hy0, bx1, hy1)]
+    return [r for r in parts if r[2] > r[0] and r[3] > r[1]]
 
 
 def composite(dst: np.ndarray, src: np.ndarray, ax: np.ndarray, ay: np.ndarray) -> None:

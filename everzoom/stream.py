@@ -1,53 +1,36 @@
-"""Produce items in a worker thread, ahead of the consumer, through a bounded queue.
+"""Ordered parallel map with a bounded look-ahead.
 
-OpenCV releases the GIL, so rendering the next frames overlaps encoding the current one, and the
-bounded queue keeps memory constant however long the video is.
+OpenCV releases the GIL, so worker threads render the next frames while the caller encodes the
+current one; the bounded window keeps memory constant however long the video is.
 """
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Iterable, Iterator
-
-_DONE = object()
+import concurrent.futures as cf
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 
 
-def ahead(items: Iterable, depth: int = 4) -> Iterator:
-    """Iterate `items` in a worker thread; exceptions are re-raised here, in order."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-            put((_DONE, None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            put((None, exc))
-
-    worker = threading.Thread(target=work, name="everzoom-render", daemon=True)
-    worker.start()
+def ordered_map(func: Callable, items: Iterable, workers: int = 2, depth: int = 6) -> Iterator:
+    """func(item) for each item, computed up to `depth` ahead in `workers` threads, yielded in order."""
+    pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="everzoom-render")
+    pending: deque[cf.Future] = deque()
+    it = iter(items)
     try:
-        while True:
-            try:
-                item, exc = q.get(timeout=0.1)  # a timeout keeps Ctrl-C responsive
-            except queue.Empty:
-                continue
-            if exc is not None:
-                raise exc
-            if item is _DONE:
-                return
-            yield item
+        for item in it:
+            pending.append(pool.submit(func, item))
+            if len(pending) >= depth:
+                yield _result(pending.popleft())
+        while pending:
+            yield _result(pending.popleft())
     finally:
-        stop.set()
-        worker.join(timeout=5)
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _result(future: cf.Future):
+    while True:  # a timed wait keeps Ctrl-C responsive in the main thread
+        try:
+            return future.result(timeout=0.2)
+        except cf.TimeoutError:
+            continue
