@@ -37,18 +37,24 @@ def _setup_logging(quiet: bool) -> None:
 
 
 class Bar:
-    """A tqdm progress bar on stderr as a library progress callback; silent with --quiet."""
+    """A tqdm progress bar on stderr as a library progress callback; silent with --quiet.
+
+    The bar appears with the first progress report, so a run that fails early prints only its
+    error line."""
 
     def __init__(self, desc: str, unit: str, quiet: bool):
-        self.bar = tqdm(desc=desc, unit=unit, file=sys.stderr, disable=quiet, dynamic_ncols=True, leave=False)
+        self.desc, self.unit, self.quiet, self.bar = desc, unit, quiet, None
 
     def __call__(self, done: int, total: int) -> None:
-        if self.bar.total != total:
-            self.bar.total = total
+        if self.bar is None:
+            self.bar = tqdm(desc=self.desc, unit=self.unit, total=total, file=sys.stderr,
+                            disable=self.quiet, dynamic_ncols=True, leave=False)
+        self.bar.total = total
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _size(ctx, param, value):
