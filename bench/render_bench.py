@@ -21,19 +21,23 @@ import numpy as np
 from common import make_set
 
 import everzoom
-from everzoom.api import iter_frames
+from everzoom.api import iter_frames, single_threaded_opencv
 
 
-def speed(work: Path, frames: int) -> None:
+def speed(work: Path, frames: int, repeats: int = 5) -> None:
     folder = make_set(work / "set12")
     steps = max(1, round((frames - 1) / 11))
     p = everzoom.plan(folder, size=(1920, 1080), steps=steps, zoom_factor=2.0)
     for _ in iter_frames(everzoom.plan(folder, size=(1920, 1080), steps=2, zoom_factor=2.0)):
         pass  # warm-up: pyramids, OpenCV threads
-    t0 = time.perf_counter()
-    n = sum(1 for _ in iter_frames(p, workers=2))
-    dt = time.perf_counter() - t0
-    print(f"render only: {n} frames 1920x1080 in {dt:.2f} s = {n / dt:.1f} frames/s")
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        with single_threaded_opencv():
+            n = sum(1 for _ in iter_frames(p, workers=2))
+        rates.append(n / (time.perf_counter() - t0))
+    print(f"render only: {n} frames 1920x1080, {repeats} runs: median {np.median(rates):.1f} frames/s "
+          f"(min {min(rates):.1f}, max {max(rates):.1f})")
 
 
 def encode(work: Path, seconds: float, preset: str) -> None:

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .images import load_images
@@ -90,6 +92,18 @@ def iter_frames(p: Plan, workers: int = 1) -> Iterator[np.ndarray]:
             yield frame
 
 
+@contextmanager
+def single_threaded_opencv():
+    """Frames are rendered in parallel, one per worker thread: OpenCV's own thread pool would
+    only add synchronisation to the many small calls of a frame."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
 def frames(source, **options) -> Iterator[np.ndarray]:
     """Stream the zoom's RGB frames (for notebooks and custom sinks)."""
     return iter_frames(plan(source, **options))
@@ -119,7 +133,8 @@ def render(source, output: str | Path, progress: Progress | None = None, **optio
     p = plan(source, _options=opts)
     w, h = p.size
     total = p.frame_count
-    with open_sink(output, w, h, opts.fps, crf=opts.crf, preset=opts.preset, overwrite=opts.overwrite) as sink:
+    with open_sink(output, w, h, opts.fps, crf=opts.crf, preset=opts.preset, overwrite=opts.overwrite) as sink, \
+            single_threaded_opencv():
         for i, frame in enumerate(iter_frames(p, workers=RENDER_THREADS)):
             sink.write(frame)
             if progress:

@@ -15,6 +15,8 @@ import numpy as np
 
 log = logging.getLogger("everzoom")
 
+PAD = 32  # replicated border kept around every pyramid level, in that level's pixels
+
 
 @dataclass
 class Layer:
@@ -50,12 +52,19 @@ class Layer:
         return max(0, int(math.log2(min(self.image.shape[:2]) / 2)))
 
     def level(self, n: int) -> np.ndarray:
-        """Pyramid level n as RGBA (OpenCV warps 4 channels over twice as fast as 3), built once,
-        on first use. Level-n pixel j sits at level-0 pixel j*2**n."""
+        """Pyramid level n as RGBA (OpenCV resamples 4 channels over twice as fast as 3), built
+        once, on first use. Level-n pixel j sits at level-0 pixel j*2**n."""
+        return self.padded_level(n)[PAD:-PAD, PAD:-PAD]
+
+    def padded_level(self, n: int) -> np.ndarray:
+        """Level n with a replicated border of PAD pixels: resampling near the layer's edge then
+        reads real memory instead of assembling a border for every frame."""
         if not self._pyramid:
-            self._pyramid.append(cv2.cvtColor(self.image, cv2.COLOR_RGB2RGBA))
+            rgba = cv2.cvtColor(self.image, cv2.COLOR_RGB2RGBA)
+            self._pyramid.append(cv2.copyMakeBorder(rgba, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE))
         while len(self._pyramid) <= n:
-            self._pyramid.append(cv2.pyrDown(self._pyramid[-1]))
+            down = cv2.pyrDown(self._pyramid[-1][PAD:-PAD, PAD:-PAD])
+            self._pyramid.append(cv2.copyMakeBorder(down, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE))
         return self._pyramid[n]
 
 
@@ -88,7 +97,7 @@ class View:
 
 
 def layer_affine(layer: Layer, level: int, view: View, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """2x3 matrix from pyramid-level pixel indices of `layer` to frame pixel indices minus `origin`."""
+    """2x3 matrix from pixel indices of `layer.level(level)` to frame pixel indices minus `origin`."""
     step = 2 ** level
     s = layer.pixel * step / view.pixel
     left, top, _, _ = layer.rect()

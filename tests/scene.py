@@ -36,6 +36,13 @@ class Scene:
         self.amp = rng.normal(0, self.amplitude, (n, 3))
         self.base = rng.uniform(100, 150, 3)
 
+    def reseeded(self, above: float, seed: int) -> "Scene":
+        """The same scene with new detail finer than `above` cycles per unit (coarse structure kept)."""
+        other = Scene(self.seed, self.min_octave, self.max_octave, self.waves, self.amplitude)
+        fine = self.freq > above
+        other.phase = np.where(fine, np.random.default_rng(seed).uniform(0, 2 * np.pi, len(self.freq)), self.phase)
+        return other
+
     def weights(self, detail: float, pixel: float) -> np.ndarray:
         """Per-wave factor: band limit of a camera with pixel `detail`, box average over `pixel`."""
         lo, hi = 1 / (4 * detail), 1 / (2 * detail)
@@ -125,3 +132,44 @@ def psnr(a: np.ndarray, b: np.ndarray, margin: float = 0.0) -> float:
 def jpeg(image: np.ndarray, quality: int = 90) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].copy()
+
+
+def perturbed_set(scene: Scene, n: int, zf: float, size=(128, 128), seed: int = 0, jitter: float = 0.0,
+                  scale_error: float = 0.0, redraw: float = 0.0, drift: float = 0.0,
+                  jpeg_quality: int | None = None) -> tuple[list[np.ndarray], list[Placement]]:
+    """An outpainted set with the faults of real tools, and its true placements.
+
+    jitter: each image's centre is off by up to this many of its own pixels; scale_error: each
+    step factor is off by up to this fraction; redraw: image k+1 redraws a band of this fraction
+    of image k's width inside k's footprint (weight 1 at the footprint's border, 0 at that
+    depth), with new detail finer than the band and the same coarse structure; drift: per-image colour gain
+    1 +- drift and offset +- 100*drift grey levels; jpeg_quality: stored as JPEG.
+    """
+    rng = np.random.default_rng(seed)
+    offsets = rng.uniform(-jitter, jitter, (n, 2)) if jitter else None
+    if offsets is not None:
+        offsets[0] = 0
+    scales = 1 + rng.uniform(-scale_error, scale_error, n) if scale_error else None
+    images, placements = outpainted_set(scene, n, zf, size, offsets, scales)
+    w, h = size
+    for k in range(1, n):
+        if redraw:
+            other = scene.reseeded(1 / (redraw * placements[k - 1].width), seed * 1000 + k)
+            p, q = placements[k], placements[k - 1]
+            xs = p.cx + (np.arange(w) + 0.5 - w / 2) * p.width / w
+            ys = p.cy + (np.arange(h) + 0.5 - h / 2) * p.width / w
+            depth = redraw * q.width
+            dx = q.width / 2 - np.abs(xs - q.cx)
+            dy = q.width * h / w / 2 - np.abs(ys - q.cy)
+            inside = np.minimum(dy[:, None], dx[None, :])
+            weight = np.where(inside > 0, np.clip(1 - inside / depth, 0, 1), 0.0)[:, :, None]
+            fresh = other.image(p.cx, p.cy, p.width, w, h).astype(np.float64)
+            images[k] = np.clip(images[k] * (1 - weight) + fresh * weight + 0.5, 0, 255).astype(np.uint8)
+    if drift:
+        for k in range(n):
+            gain = 1 + rng.uniform(-drift, drift, 3)
+            offset = rng.uniform(-100 * drift, 100 * drift, 3)
+            images[k] = np.clip(images[k] * gain + offset + 0.5, 0, 255).astype(np.uint8)
+    if jpeg_quality:
+        images = [jpeg(im, jpeg_quality) for im in images]
+    return images, placements
