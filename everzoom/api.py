@@ -11,18 +11,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .colour import match_border
 from .images import load_images
 from .options import RenderOptions
 from .overlay import draw_overlay
 from .path import CameraPath
+from .register import check, describe, nominal_fit, outermost_first, placed_stack, register
 from .render import Renderer
-from .sinks import open_sink, output_kind, FramesSink
+from .sinks import check_output, open_sink
 from .stack import Stack
 from .stream import ordered_map
 
 log = logging.getLogger("everzoom")
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[str, int, int], None]  # (stage, done, total): "register", "render"
+DEFAULT_ZOOM = 2.0
 RENDER_THREADS = max(2, min(4, os.cpu_count() or 2))
 
 
@@ -65,15 +68,39 @@ def output_size(stack: Stack, opts: RenderOptions) -> tuple[int, int]:
     return max(2, w - w % 2), max(2, h - h % 2)
 
 
-def build_stack(images: list[np.ndarray], names: list[str], opts: RenderOptions) -> Stack:
-    return Stack.nominal(images, opts.zoom_factor or 2.0, names)
+def build_stack(images: list[np.ndarray], names: list[str], opts: RenderOptions,
+                progress: Progress | None = None) -> Stack:
+    """Place the images: measured by registration (default), or nominal with align=False."""
+    sizes = {im.shape[:2] for im in images}
+    if len(sizes) > 1:
+        log.warning("images differ in size (%s); each still covers its own place in the zoom",
+                    ", ".join(f"{w}x{h}" for h, w in sorted(sizes)))
+    if not opts.align:
+        return Stack.nominal(images, opts.zoom_factor or DEFAULT_ZOOM, names)
+    if outermost_first(images, opts.zoom_factor):
+        images, names = images[::-1], names[::-1]
+        log.info("the images run outermost first (%s is the innermost): zooming them the right way round", names[0])
+    fits = register(images, names, opts.zoom_factor, progress=_stage(progress, "register"))
+    log.info(describe(fits))
+    check(fits, opts.force, opts.zoom_factor)
+    good = [f.zoom for f in fits if f.ok]
+    zoom = float(np.median(good)) if good else (opts.zoom_factor or DEFAULT_ZOOM)
+    fits = [f if f.ok else nominal_fit(images[k], images[k + 1], zoom, (f.inner, f.outer)) for k, f in enumerate(fits)]
+    if opts.color_match:
+        depth = (1 - opts.crop) / 2
+        images = [match_border(im, f.gain, f.bias, depth) for im, f in zip(images, fits)] + [images[-1]]
+    return placed_stack(images, names, fits)
 
 
-def plan(source, **options) -> Plan:
+def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
+    return (lambda done, total: progress(stage, done, total)) if progress else None
+
+
+def plan(source, progress: Progress | None = None, **options) -> Plan:
     """Load and place a set (a folder, image paths or RGB arrays, innermost first) for rendering."""
     opts = options.pop("_options", None) or RenderOptions.from_kwargs(**options)
     images, names = load_images(source)
-    stack = build_stack(images, names, opts)
+    stack = build_stack(images, names, opts, progress)
     out_w, out_h = output_size(stack, opts)
     zoom_frames = (round(opts.duration * opts.fps) if opts.duration else (len(stack) - 1) * opts.steps + 1)
     path = CameraPath(stack, out_w, out_h, frames=max(2, zoom_frames), reverse=opts.reverse, easing=opts.easing)
@@ -128,9 +155,8 @@ def render(source, output: str | Path, progress: Progress | None = None, **optio
     if opts.draft and "preset" not in options:
         opts.preset = "veryfast"
     output = Path(output)
-    if output_kind(output) == "frames":
-        FramesSink.check_target(output, opts.overwrite)
-    p = plan(source, _options=opts)
+    check_output(output, opts.overwrite)
+    p = plan(source, progress, _options=opts)
     w, h = p.size
     total = p.frame_count
     with open_sink(output, w, h, opts.fps, crf=opts.crf, preset=opts.preset, overwrite=opts.overwrite) as sink, \
@@ -138,5 +164,5 @@ def render(source, output: str | Path, progress: Progress | None = None, **optio
         for i, frame in enumerate(iter_frames(p, workers=RENDER_THREADS)):
             sink.write(frame)
             if progress:
-                progress(i + 1, total)
+                progress("render", i + 1, total)
     return RenderResult(output, total, (w, h), opts.fps, p.stack.zoom_factors())

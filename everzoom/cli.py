@@ -37,17 +37,20 @@ def _setup_logging(quiet: bool) -> None:
 
 
 class Bar:
-    """A tqdm progress bar on stderr as a library progress callback; silent with --quiet.
+    """tqdm progress bars on stderr as the library's progress callback (stage, done, total), one
+    bar per stage; silent with --quiet. A bar appears with its stage's first report, so a run
+    that fails early prints only its error line."""
 
-    The bar appears with the first progress report, so a run that fails early prints only its
-    error line."""
+    UNITS = {"render": "frame", "register": "pair", "sort": "image", "generate": "image"}
 
-    def __init__(self, desc: str, unit: str, quiet: bool):
-        self.desc, self.unit, self.quiet, self.bar = desc, unit, quiet, None
+    def __init__(self, quiet: bool):
+        self.quiet, self.stage, self.bar = quiet, None, None
 
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            self.bar = tqdm(desc=self.desc, unit=self.unit, total=total, file=sys.stderr,
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(desc=stage, unit=self.UNITS.get(stage, "step"), total=total, file=sys.stderr,
                             disable=self.quiet, dynamic_ncols=True, leave=False)
         self.bar.total = total
         self.bar.update(done - self.bar.n)
@@ -55,6 +58,7 @@ class Bar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def _size(ctx, param, value):
@@ -69,7 +73,8 @@ def _size(ctx, param, value):
 RENDER_OPTIONS = [
     click.option("-zf", "--zoom-factor", type=float, default=None,
                  help="Zoom factor between consecutive images (Midjourney '1.5x' is really 4/3). "
-                      "Default: 2."),
+                      "Default: measured per pair (1.1 to 4.5); given, it is the prior the measurement "
+                      "refines (used as is with --no-align, where the default is 2)."),
     click.option("-zs", "--steps", type=int, default=100, show_default=True,
                  help="Frames per zoom-factor step."),
     click.option("--duration", type=float, default=None,
@@ -93,6 +98,11 @@ RENDER_OPTIONS = [
                  help="H.264 speed/size preset. Default: medium (veryfast with --draft)."),
     click.option("--draft", is_flag=True, help="Quick preview: half size, fast preset."),
     click.option("--overwrite", is_flag=True, help="Replace the frames in an existing frames folder."),
+    click.option("--no-align", "align", flag_value=False, default=True,
+                 help="Do not measure the placements: assume perfect centring and the zoom factor."),
+    click.option("--no-color-match", "color_match", flag_value=False, default=True,
+                 help="Keep each image's colours at its border (no blending towards the image behind)."),
+    click.option("--force", is_flag=True, help="Render even when some image pairs do not match."),
     click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes (warnings still show)."),
 ]
 
@@ -106,7 +116,7 @@ def render_options(func):
 def _run_render(source: Path, output: Path, quiet: bool, **opts) -> None:
     _setup_logging(quiet)
     opts = {k: v for k, v in opts.items() if v is not None}
-    bar = Bar("render", "frame", quiet)
+    bar = Bar(quiet)
     try:
         result = api.render(source, output, progress=bar, **opts)
     finally:

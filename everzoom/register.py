@@ -28,6 +28,7 @@ COARSE_SIDE = 160             # outer image width for the coarse search
 REFINE_SIDE = 512             # outer image width for ECC
 CENTRE = 0.7                  # fraction of the inner image compared (its redrawn border is left out)
 ECC_BLUR = 1.0                # pixels, at REFINE_SIDE: widens ECC's capture range
+COLOUR_BLUR = 3.0             # pixels, at REFINE_SIDE: colours are compared, not detail
 MIN_CONFIDENCE = 0.6          # below this ECC correlation a pair is reported as not matching
 
 
@@ -116,19 +117,23 @@ def coarse_search(inner: np.ndarray, outer: np.ndarray, zooms: np.ndarray,
     return z, float(centres[best, 0]), float(centres[best, 1]), float(scores[best])
 
 
-def fit_colours(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel gain and offset with dst ~ gain * src + offset, by least squares that drops the
-    worst-fitting 10% of pixels (detail the two images do not share) and fits again."""
-    s = src.reshape(-1, src.shape[-1]).astype(np.float64)
-    d = dst.reshape(-1, dst.shape[-1]).astype(np.float64)
+def fit_colours(src: np.ndarray, dst: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel gain and offset with dst ~ gain * src + offset, on (h, w, 3) images.
+
+    Compares colours, not detail: both are blurred by COLOUR_BLUR first, since the shrunk inner
+    image carries detail the outer one lacks. Matches the mean and spread of each channel (a
+    least-squares slope would be biased low), drops the worst-fitting 10% and fits again."""
+    s = cv2.GaussianBlur(src.astype(np.float32), (0, 0), COLOUR_BLUR).reshape(-1, src.shape[-1]).astype(np.float64)
+    d = cv2.GaussianBlur(dst.astype(np.float32), (0, 0), COLOUR_BLUR).reshape(-1, dst.shape[-1]).astype(np.float64)
+    if mask is not None:
+        s, d = s[mask.reshape(-1) > 0], d[mask.reshape(-1) > 0]
     gain, offset = np.ones(s.shape[1]), np.zeros(s.shape[1])
     keep = np.ones(len(s), bool)
     for _ in range(2):
-        for c in range(s.shape[1]):
-            x, y = s[keep, c], d[keep, c]
-            var = x.var()
-            gain[c] = np.cov(x, y, bias=True)[0, 1] / var if var > 1e-6 else 1.0
-            offset[c] = y.mean() - gain[c] * x.mean()
+        x, y = s[keep], d[keep]
+        sx, sy = x.std(axis=0), y.std(axis=0)
+        gain = np.where(sx > 1e-3, sy / np.maximum(sx, 1e-3), 1.0)
+        offset = y.mean(axis=0) - gain * x.mean(axis=0)
         err = np.abs(s * gain + offset - d).sum(axis=1)
         keep = err <= np.quantile(err, 0.9)
     return gain, offset
@@ -176,13 +181,13 @@ def refine(inner: np.ndarray, outer: np.ndarray, zoom: float, cx: float, cy: flo
     rho = 0.0
     try:
         for _ in range(2):  # the second pass leaves out what the first found not to match
-            gain, offset = fit_colours(crop[mask > 0], under(warp)[mask > 0])
+            gain, offset = fit_colours(crop, under(warp), mask)
             # gaussFiltSize 1: ECC's own smoothing biases the scale by ~0.1%; both images are
             # already blurred whole, before the template is cropped
             rho, warp = cv2.findTransformECCWithMask(_grey(crop * gain + offset), o_grey, mask, None, warp,
                                                      cv2.MOTION_AFFINE, criteria, 1)
             mask = mismatch_mask(_grey(crop * gain + offset), _grey(under(warp)))
-        gain, offset = fit_colours(crop[mask > 0], under(warp)[mask > 0])
+        gain, offset = fit_colours(crop, under(warp), mask)
     except cv2.error:
         rho = 0.0
     to_outer = np.array([[1 / rx, 0, 0.5 / rx - 0.5], [0, 1 / ry, 0.5 / ry - 0.5], [0, 0, 1]])
@@ -193,7 +198,7 @@ def refine(inner: np.ndarray, outer: np.ndarray, zoom: float, cx: float, cy: flo
 def register_pair(inner: np.ndarray, outer: np.ndarray, zoom_prior: float | None = None,
                   names: tuple[str, str] = ("inner", "outer")) -> PairFit:
     """Scale and offset of `inner` inside `outer`, to sub-pixel accuracy, with a confidence."""
-    lo, hi = (zoom_prior / PRIOR_SPAN, zoom_prior * PRIOR_SPAN) if zoom_prior else SEARCH_RANGE
+    lo, hi = search_range(zoom_prior)
     zooms = np.exp(np.arange(math.log(lo), math.log(hi) + 1e-9, math.log(1.03)))
     z, cx, cy, score = coarse_search(inner, outer, zooms)
     matrix, rho, gain, bias = refine(inner, outer, z, cx, cy)
@@ -207,6 +212,27 @@ def register_pair(inner: np.ndarray, outer: np.ndarray, zoom_prior: float | None
     if rho == 0.0 or not (lo / 1.05 <= zoom <= hi * 1.05):
         rho = min(rho, score, MIN_CONFIDENCE - 1e-3) if rho else min(score, MIN_CONFIDENCE - 1e-3)
     return PairFit(names[0], names[1], a, float(tx), float(ty), float(zoom), offset, rho, gain, bias, (iw, ih), (ow, oh))
+
+
+def nominal_fit(inner: np.ndarray, outer: np.ndarray, zoom: float, names: tuple[str, str]) -> PairFit:
+    """The placement a perfect outpainting series would have: centred, `zoom` times wider."""
+    (ih, iw), (oh, ow) = inner.shape[:2], outer.shape[:2]
+    a = ow / (iw * zoom)
+    return PairFit(names[0], names[1], a, (ow - 1) / 2 - a * (iw - 1) / 2, (oh - 1) / 2 - a * (ih - 1) / 2,
+                   zoom, (0.0, 0.0), 1.0, inner_size=(iw, ih), outer_size=(ow, oh))
+
+
+def outermost_first(images: list[np.ndarray], zoom_prior: float | None = None) -> bool:
+    """Whether the set runs outermost first: at both ends, the first image sits inside the second
+    clearly worse than the second inside the first."""
+    lo, hi = search_range(zoom_prior)
+    zooms = np.exp(np.arange(math.log(lo), math.log(hi) + 1e-9, math.log(1.05)))
+    votes = []
+    for a, b in {(0, 1), (len(images) - 2, len(images) - 1)}:
+        forward = coarse_search(images[a], images[b], zooms)[3]
+        backward = coarse_search(images[b], images[a], zooms)[3]
+        votes.append(backward > forward + 0.1)
+    return all(votes)
 
 
 def register(images: list[np.ndarray], names: list[str], zoom_prior: float | None = None,
@@ -236,7 +262,7 @@ def placed_stack(images: list[np.ndarray], names: list[str], fits: list[PairFit]
 
 
 def midjourney_note(zoom: float) -> str:
-    for value, label in ((4 / 3, "Midjourney 1.5x button"), (2.0, "Midjourney 2x button")):
+    for value, label in ((4 / 3, "Midjourney 1.5x button"),):
         if abs(zoom / value - 1) < 0.004:
             return f" ({label})"
     return ""
@@ -248,14 +274,18 @@ def describe(fits: list[PairFit]) -> str:
     return f"measured zoom factors: {text}{midjourney_note(float(np.median(zooms)))}"
 
 
-def check(fits: list[PairFit], force: bool, lo_hi: tuple[float, float]) -> None:
+def search_range(zoom_prior: float | None) -> tuple[float, float]:
+    return (zoom_prior / PRIOR_SPAN, zoom_prior * PRIOR_SPAN) if zoom_prior else SEARCH_RANGE
+
+
+def check(fits: list[PairFit], force: bool, zoom_prior: float | None = None) -> None:
     """Warn about (and, unless forced, refuse) pairs that do not match."""
+    lo, hi = search_range(zoom_prior)
     bad = [f for f in fits if not f.ok]
     for f in bad:
-        log.warning("image %s does not appear inside %s at any scale between %.2g and %.2g "
-                    "(best correlation %.2f): wrong order or an unrelated image?",
-                    f.inner, f.outer, lo_hi[0], lo_hi[1], f.confidence)
+        log.warning("image %s does not appear inside %s at any scale between %.3g and %.3g "
+                    "(correlation %.2f): wrong order or an unrelated image?", f.inner, f.outer, lo, hi, f.confidence)
     if bad and not force:
         names = ", ".join(f"{f.inner} in {f.outer}" for f in bad)
-        raise EverzoomError(f"{len(bad)} image pair(s) do not match ({names}); "
+        raise EverzoomError(f"{len(bad)} image pair(s) do not match ({names}): "
                             "check the order, or pass --force to render anyway")

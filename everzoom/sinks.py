@@ -142,6 +142,14 @@ class FramesSink(Sink):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def check_output(path: str | Path, overwrite: bool = False) -> None:
+    """Everything about the target that can be refused before any work is done."""
+    path = Path(path)
+    if output_kind(path) == "frames":
+        FramesSink.check_target(path, overwrite)
+    _writable_parent(path)
+
+
 def open_sink(path: str | Path, width: int, height: int, fps: float, crf: int = 18,
               preset: str = "medium", overwrite: bool = False) -> Sink:
     if output_kind(path) == "video":

@@ -6,14 +6,12 @@ Pixel centres of an image W pixels wide sit at world x = cx + (u + 0.5 - W/2) * 
 """
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-log = logging.getLogger("everzoom")
 
 PAD = 32  # replicated border kept around every pyramid level, in that level's pixels
 
@@ -123,10 +121,6 @@ class Stack:
                 names: list[str] | None = None) -> "Stack":
         """Each image k centred at the origin, zoom_factor**k wide: a perfect outpainting series."""
         names = names or [f"image {i}" for i in range(len(images))]
-        sizes = {im.shape[:2] for im in images}
-        if len(sizes) > 1:
-            log.warning("images differ in size (%s); each is stretched to its place in the zoom",
-                        ", ".join(f"{w}x{h}" for h, w in sorted(sizes)))
         layers = [Layer(im, 0.0, 0.0, zoom_factor ** k, nm) for k, (im, nm) in enumerate(zip(images, names))]
         return cls(layers)
 
