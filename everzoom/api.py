@@ -92,6 +92,17 @@ def build_stack(images: list[np.ndarray], names: list[str], opts: RenderOptions,
     return placed_stack(images, names, fits)
 
 
+def inspect(source, zoom_factor: float | None = None, progress: Progress | None = None):
+    """Measure every consecutive pair of a set: (images, names, fits), innermost first."""
+    images, names = load_images(source)
+    RenderOptions.from_kwargs(zoom_factor=zoom_factor)
+    if outermost_first(images, zoom_factor):
+        images, names = images[::-1], names[::-1]
+        log.info("the images run outermost first (%s is the innermost)", names[0])
+    fits = register(images, names, zoom_factor, progress=_stage(progress, "register"))
+    return images, names, fits
+
+
 def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
     return (lambda done, total: progress(stage, done, total)) if progress else None
 

@@ -6,6 +6,7 @@ line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 from pathlib import Path
@@ -15,8 +16,10 @@ from tqdm import tqdm
 
 from . import api
 from .errors import EverzoomError
+from .images import write_image
 from .options import parse_size
 from .path import EASINGS
+from .report import report_image
 from .sinks import PRESETS
 
 log = logging.getLogger("everzoom")
@@ -144,6 +147,40 @@ def render(folder: Path, output: Path, quiet: bool, **opts) -> None:
     factor. The zoom runs from the outermost image in to the innermost (--reverse: out).
     """
     _run_render(folder, output, quiet, **opts)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write the report picture here (.png or .jpg).")
+@click.option("--json", "as_json", is_flag=True, help="Print the measurements as JSON on stdout.")
+@click.option("-zf", "--zoom-factor", type=float, default=None, help="Expected zoom factor (default: measured).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes.")
+def inspect(folder: Path, output: Path | None, as_json: bool, zoom_factor: float | None, quiet: bool) -> None:
+    """Measure how each image in FOLDER sits inside the next one and show it.
+
+    For every consecutive pair: the measured zoom factor, the offset of the inner image's centre
+    from the outer one's (in outer pixels) and the confidence (correlation after alignment);
+    the report picture draws the inner image's rectangle on the outer one, red where it does
+    not match. Exits non-zero when a pair does not match.
+    """
+    _setup_logging(quiet)
+    bar = Bar(quiet)
+    try:
+        images, names, fits = api.inspect(folder, zoom_factor=zoom_factor, progress=bar)
+    finally:
+        bar.close()
+    if output is not None:
+        write_image(output, report_image(images, fits))
+        log.info("wrote %s", output)
+    if as_json:
+        click.echo(json.dumps({"images": names, "pairs": [f.as_dict() for f in fits]}, indent=2))
+    else:
+        for f in fits:
+            click.echo(f"{f.inner} in {f.outer}: zoom {f.zoom:.4f}, offset {f.offset[0]:+.2f} {f.offset[1]:+.2f} px, "
+                       f"confidence {f.confidence:.3f}{'' if f.ok else '  DOES NOT MATCH'}")
+    if not all(f.ok for f in fits):
+        raise click.exceptions.Exit(1)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -29,7 +29,8 @@ REFINE_SIDE = 512             # outer image width for ECC
 CENTRE = 0.7                  # fraction of the inner image compared (its redrawn border is left out)
 ECC_BLUR = 1.0                # pixels, at REFINE_SIDE: widens ECC's capture range
 COLOUR_BLUR = 3.0             # pixels, at REFINE_SIDE: colours are compared, not detail
-MIN_CONFIDENCE = 0.6          # below this ECC correlation a pair is reported as not matching
+MIN_CONFIDENCE = 0.7          # below this ECC correlation a pair is reported as not matching
+MAX_DISTORTION = 0.02         # a nested image is a pure scale + shift; more shear/rotation = false match
 
 
 @dataclass
@@ -203,14 +204,15 @@ def register_pair(inner: np.ndarray, outer: np.ndarray, zoom_prior: float | None
     z, cx, cy, score = coarse_search(inner, outer, zooms)
     matrix, rho, gain, bias = refine(inner, outer, z, cx, cy)
     a = math.sqrt(abs(np.linalg.det(matrix[:2, :2])))  # similarity part (shear/rotation dropped)
+    distortion = float(np.abs(matrix[:2, :2] / a - np.eye(2)).max())
     ih, iw = inner.shape[:2]
     oh, ow = outer.shape[:2]
     centre = _centre_px(matrix, iw, ih)
     tx, ty = centre - a * np.array([(iw - 1) / 2, (ih - 1) / 2])
     zoom = ow / (iw * a)
     offset = (float(centre[0] - (ow - 1) / 2), float(centre[1] - (oh - 1) / 2))
-    if rho == 0.0 or not (lo / 1.05 <= zoom <= hi * 1.05):
-        rho = min(rho, score, MIN_CONFIDENCE - 1e-3) if rho else min(score, MIN_CONFIDENCE - 1e-3)
+    if rho == 0.0 or distortion > MAX_DISTORTION or not (lo / 1.05 <= zoom <= hi * 1.05):
+        rho = min(rho or score, MIN_CONFIDENCE - 1e-3)
     return PairFit(names[0], names[1], a, float(tx), float(ty), float(zoom), offset, rho, gain, bias, (iw, ih), (ow, oh))
 
 

@@ -55,7 +55,7 @@ class Renderer:
         widths = [fit_width(layer, out_w, out_h) for layer in stack.layers]
         self._fit = np.array(widths)
         # log width over which a layer's fade band grows to full: half of its zoom step
-        steps = np.log(self._fit[1:] / self._fit[:-1])
+        steps = np.log(self._fit[1:] / self._fit[:-1]) if len(widths) > 1 else np.ones(1)
         self._grow = 0.5 * np.append(steps, steps[-1])
 
     def band(self, index: int, view: View) -> tuple[float, float]:
