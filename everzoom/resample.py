@@ -7,6 +7,8 @@ integer start and how many output pixels to skip, to within TOLERANCE output pix
 over SEARCH candidates). Where no candidate is close enough (a scale that is a ratio of small
 whole numbers), the rest goes into a separable pre-filter instead: a Lanczos-3 kernel shifted by
 the fraction, convolved with the anti-alias Gaussian (`cv2.sepFilter2D`, slower, so rare).
+cv2.resize copies instead of resampling when the output size rounds to the input size, so
+scales that close to 1 (other than 1 itself) go through cv2.warpAffine.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ def _aligned(t: float, s: float, margin: int) -> tuple[int, int] | None:
 def shift_kernel(fraction: float, blur: float) -> np.ndarray:
     """Taps k[m], m = -r..r, with sum k[m] src[j + m] = (src blurred by `blur`) at j + fraction."""
     m = np.arange(-LANCZOS, LANCZOS + 1) - fraction
-    lanczos = np.sinc(m) * np.sinc(m / LANCZOS)
+    lanczos = np.where(np.abs(m) < LANCZOS, np.sinc(m) * np.sinc(m / LANCZOS), 0.0)  # windowed: zero outside
     if blur > 0:
         r = math.ceil(3 * blur)
         g = np.exp(-0.5 * (np.arange(-r, r + 1) / blur) ** 2)
@@ -76,6 +78,8 @@ def resample(source: np.ndarray, s: float, tx: float, ty: float, w: int, h: int,
     (u0, dx, kx), (v0, dy, ky) = plan
     lx = math.ceil((dx + w) / s) + margin + 1
     ly = math.ceil((dy + h) / s) + margin + 1
+    if s != 1.0 and round(lx * s) == lx and round(ly * s) == ly:
+        return _warp(source, s, tx, ty, w, h, blur)  # cv2.resize would copy, ignoring fx
     if kx is None and ky is None:
         roi = _region(source, v0, ly, u0, lx)
         if blur:
@@ -86,5 +90,24 @@ def resample(source: np.ndarray, s: float, tx: float, ty: float, w: int, h: int,
         kx = kx if kx is not None else shift_kernel(0.0, blur)
         ky = ky if ky is not None else shift_kernel(0.0, blur)
         roi = cv2.sepFilter2D(roi, -1, kx, ky)[pad:pad + ly, pad:pad + lx]
-    interpolation = cv2.INTER_CUBIC if s > 1 else cv2.INTER_LINEAR
-    return cv2.resize(roi, None, fx=s, fy=s, interpolation=interpolation)[dy:dy + h, dx:dx + w]
+    return cv2.resize(roi, None, fx=s, fy=s, interpolation=_interpolation(s))[dy:dy + h, dx:dx + w]
+
+
+def _interpolation(s: float) -> int:
+    """Bicubic to enlarge; bilinear to shrink (after the anti-alias blur it loses nothing)."""
+    return cv2.INTER_CUBIC if s > 1 else cv2.INTER_LINEAR
+
+
+def _warp(source: np.ndarray, s: float, tx: float, ty: float, w: int, h: int, blur: float) -> np.ndarray:
+    """For scales within 0.5/size of 1, where cv2.resize would only copy: warpAffine, blurring
+    just the source region it reads."""
+    if blur:
+        pad = math.ceil(3 * blur) + CUBIC_SUPPORT + 1
+        u0, v0 = max(0, math.floor(-tx / s) - pad), max(0, math.floor(-ty / s) - pad)
+        u1 = min(source.shape[1], math.ceil((w - tx) / s) + pad)
+        v1 = min(source.shape[0], math.ceil((h - ty) / s) + pad)
+        if u1 > u0 and v1 > v0:
+            source = cv2.GaussianBlur(source[v0:v1, u0:u1], (0, 0), blur)
+            tx, ty = tx + s * u0, ty + s * v0
+    return cv2.warpAffine(source, np.array([[s, 0.0, tx], [0.0, s, ty]]), (w, h), flags=_interpolation(s),
+                          borderMode=cv2.BORDER_REPLICATE)
