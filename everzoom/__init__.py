@@ -3,13 +3,14 @@
     import everzoom
     everzoom.render("input/forest", "forest.mp4", zoom_factor=2, steps=60)
     for frame in everzoom.frames("input/forest", steps=10): ...
+    images, order = everzoom.sort("downloads/")      # innermost first, strays left out
 """
-from .api import RenderResult, frames, plan, render
+from .api import RenderResult, frames, inspect, plan, render, sort
 from .errors import EverzoomError
 from .images import load_images
 from .options import RenderOptions
 from .stack import Layer, Stack, View
 
-__all__ = ["render", "frames", "plan", "RenderResult", "RenderOptions", "EverzoomError",
+__all__ = ["render", "frames", "plan", "sort", "inspect", "RenderResult", "RenderOptions", "EverzoomError",
            "load_images", "Stack", "Layer", "View"]
 __version__ = "0.1.0"

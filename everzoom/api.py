@@ -16,9 +16,10 @@ from .images import load_images
 from .options import RenderOptions
 from .overlay import draw_overlay
 from .path import CameraPath
-from .register import check, describe, nominal_fit, outermost_first, placed_stack, register
+from .register import check, describe, nominal_fit, outermost_first, placed_stack, register, snap
 from .render import Renderer
 from .sinks import check_output, open_sink
+from .ordering import Order, sort_images
 from .stack import Stack
 from .stream import ordered_map
 
@@ -86,10 +87,22 @@ def build_stack(images: list[np.ndarray], names: list[str], opts: RenderOptions,
     good = [f.zoom for f in fits if f.ok]
     zoom = float(np.median(good)) if good else (opts.zoom_factor or DEFAULT_ZOOM)
     fits = [f if f.ok else nominal_fit(images[k], images[k + 1], zoom, (f.inner, f.outer)) for k, f in enumerate(fits)]
+    fits = snap(fits, images, opts.zoom_factor or zoom)
     if opts.color_match:
         depth = (1 - opts.crop) / 2
         images = [match_border(im, f.gain, f.bias, depth) for im, f in zip(images, fits)] + [images[-1]]
     return placed_stack(images, names, fits)
+
+
+def sort(source, progress: Progress | None = None) -> tuple[list[np.ndarray], Order]:
+    """Order an unordered set innermost first; the images in that order, and the order itself
+    (with the images left out and why)."""
+    images, names = load_images(source)
+    order = sort_images(images, names, progress=_stage(progress, "sort"))
+    by_name = dict(zip(names, images))
+    for name, why in order.left_out.items():
+        log.warning("left out %s: %s", name, why)
+    return [by_name[n] for n in order.order], order
 
 
 def inspect(source, zoom_factor: float | None = None, progress: Progress | None = None):
@@ -110,7 +123,12 @@ def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] 
 def plan(source, progress: Progress | None = None, **options) -> Plan:
     """Load and place a set (a folder, image paths or RGB arrays, innermost first) for rendering."""
     opts = options.pop("_options", None) or RenderOptions.from_kwargs(**options)
-    images, names = load_images(source)
+    if opts.auto_sort:
+        images, order = sort(source, progress)
+        names = order.order
+        log.info("sorted order: %s", ", ".join(names))
+    else:
+        images, names = load_images(source)
     stack = build_stack(images, names, opts, progress)
     out_w, out_h = output_size(stack, opts)
     zoom_frames = (round(opts.duration * opts.fps) if opts.duration else (len(stack) - 1) * opts.steps + 1)

@@ -106,6 +106,8 @@ RENDER_OPTIONS = [
     click.option("--no-color-match", "color_match", flag_value=False, default=True,
                  help="Keep each image's colours at its border (no blending towards the image behind)."),
     click.option("--force", is_flag=True, help="Render even when some image pairs do not match."),
+    click.option("-as", "--auto-sort", is_flag=True,
+                 help="Order the images automatically (file names do not matter); strays are left out."),
     click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes (warnings still show)."),
 ]
 
@@ -147,6 +149,46 @@ def render(folder: Path, output: Path, quiet: bool, **opts) -> None:
     factor. The zoom runs from the outermost image in to the innermost (--reverse: out).
     """
     _run_render(folder, output, quiet, **opts)
+
+
+@cli.command(name="sort")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--copy-to", type=click.Path(path_type=Path), default=None,
+              help="Write the images in order to this folder as 000.png, 001.png ... (originals stay as they are).")
+@click.option("--json", "as_json", is_flag=True, help="Print the order as JSON on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes.")
+def sort_command(folder: Path, copy_to: Path | None, as_json: bool, quiet: bool) -> None:
+    """Put an unordered FOLDER of zoom-out images in order, innermost first.
+
+    No zoom factor is needed. Images that do not belong (an unrelated picture, a duplicate, a
+    second variant of the same step) are left out and named, with the reason. Prints every
+    link with its score (correlation) and zoom; ORB's independent zoom is shown where it found
+    enough keypoints.
+    """
+    _setup_logging(quiet)
+    bar = Bar(quiet)
+    try:
+        images, order = api.sort(folder, progress=bar)
+    finally:
+        bar.close()
+    if copy_to is not None:
+        if copy_to.resolve() == folder.resolve():
+            raise EverzoomError(f"--copy-to {copy_to} is the input folder: choose another, originals are never renamed")
+        if copy_to.exists() and any(copy_to.iterdir()):
+            raise EverzoomError(f"--copy-to folder {copy_to} is not empty")
+        copy_to.mkdir(parents=True, exist_ok=True)
+        for k, image in enumerate(images):
+            write_image(copy_to / f"{k:03d}.png", image)
+        log.info("wrote %d images to %s", len(images), copy_to)
+    if as_json:
+        click.echo(json.dumps(order.as_dict(), indent=2))
+        return
+    click.echo(f"0. {order.order[0]}")
+    for k, link in enumerate(order.links, 1):
+        orb = f", ORB {link.orb_zoom:.3f} ({link.orb_inliers} inliers)" if link.orb_zoom else ""
+        click.echo(f"{k}. {link.outer}  (contains {link.inner}: zoom {link.zoom:.3f}, score {link.score:.2f}{orb})")
+    for name, why in order.left_out.items():
+        click.echo(f"left out {name}: {why}")
 
 
 @cli.command()

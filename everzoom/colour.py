@@ -2,9 +2,9 @@
 
 Registration measures, per pair, the per-channel gain and offset that map the inner image's
 colours onto the outer one's in their overlap. The inner image is corrected towards the outer
-one only in its border band, fading from fully corrected at its edge to untouched at the band's
-depth: its interior keeps its own colours, and no brightness step shows where it meets the
-layer behind.
+one only in its untrusted border band (the crop), fading from fully corrected at its edge to
+untouched at the band's depth: its interior keeps its own colours, and no brightness step shows
+where it meets the layer behind. With --crop 1 the whole image is trusted and nothing changes.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from .render import smoothstep
 
-MIN_DEPTH = 0.1  # the band is at least this fraction of each side, even with --crop 1
+
 
 
 def edge_weight(h: int, w: int, depth: float) -> np.ndarray:
@@ -26,10 +26,10 @@ def match_border(image: np.ndarray, gain: np.ndarray, offset: np.ndarray, depth:
     """`image` with its border band corrected by colour -> gain * colour + offset (unchanged
     where the correction moves none of the image's colours by a grey level)."""
     levels = np.percentile(image[::4, ::4].reshape(-1, image.shape[-1]), [1, 99], axis=0)
-    if np.abs(levels * gain + offset - levels).max() < 1.0:
+    if depth <= 0 or np.abs(levels * gain + offset - levels).max() < 1.0:
         return image
     h, w = image.shape[:2]
-    weight = edge_weight(h, w, max(depth, MIN_DEPTH))[:, :, None].astype(np.float32)
+    weight = edge_weight(h, w, depth)[:, :, None].astype(np.float32)
     img = image.astype(np.float32)
     corrected = img * gain.astype(np.float32) + offset.astype(np.float32)
     return np.clip(img + weight * (corrected - img) + 0.5, 0, 255).astype(np.uint8)

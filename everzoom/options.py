@@ -14,7 +14,7 @@ MIN_SIDE = 16
 
 @dataclass
 class RenderOptions:
-    zoom_factor: float | None = 2.0   # None: detect it (registration)
+    zoom_factor: float | None = None  # None: measure it (registration); 2 with align=False
     steps: int = 100                  # frames per zoom-factor step
     duration: float | None = None     # seconds of zoom, instead of steps
     crop: float = 0.8                 # trusted fraction of each inner image

@@ -28,8 +28,10 @@ COARSE_SIDE = 160             # outer image width for the coarse search
 REFINE_SIDE = 512             # outer image width for ECC
 CENTRE = 0.7                  # fraction of the inner image compared (its redrawn border is left out)
 ECC_BLUR = 1.0                # pixels, at REFINE_SIDE: widens ECC's capture range
-COLOUR_BLUR = 3.0             # pixels, at REFINE_SIDE: colours are compared, not detail
+BLOCKS = 8                    # colours are compared as the means of BLOCKS x BLOCKS blocks
 MIN_CONFIDENCE = 0.7          # below this ECC correlation a pair is reported as not matching
+SNAP_OFFSET = 0.2             # pixels: a pair this close to centred, and
+SNAP_ZOOM = 0.001             # this close to the common factor, is placed exactly (see snap)
 MAX_DISTORTION = 0.02         # a nested image is a pure scale + shift; more shear/rotation = false match
 
 
@@ -119,24 +121,25 @@ def coarse_search(inner: np.ndarray, outer: np.ndarray, zooms: np.ndarray,
 
 
 def fit_colours(src: np.ndarray, dst: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel gain and offset with dst ~ gain * src + offset, on (h, w, 3) images.
+    """Per-channel gain and offset with dst ~ gain * src + offset, on aligned (h, w, 3) images.
 
-    Compares colours, not detail: both are blurred by COLOUR_BLUR first, since the shrunk inner
-    image carries detail the outer one lacks. Matches the mean and spread of each channel (a
-    least-squares slope would be biased low), drops the worst-fitting 10% and fits again."""
-    s = cv2.GaussianBlur(src.astype(np.float32), (0, 0), COLOUR_BLUR).reshape(-1, src.shape[-1]).astype(np.float64)
-    d = cv2.GaussianBlur(dst.astype(np.float32), (0, 0), COLOUR_BLUR).reshape(-1, dst.shape[-1]).astype(np.float64)
-    if mask is not None:
-        s, d = s[mask.reshape(-1) > 0], d[mask.reshape(-1) > 0]
-    gain, offset = np.ones(s.shape[1]), np.zeros(s.shape[1])
-    keep = np.ones(len(s), bool)
-    for _ in range(2):
-        x, y = s[keep], d[keep]
-        sx, sy = x.std(axis=0), y.std(axis=0)
-        gain = np.where(sx > 1e-3, sy / np.maximum(sx, 1e-3), 1.0)
-        offset = y.mean(axis=0) - gain * x.mean(axis=0)
-        err = np.abs(s * gain + offset - d).sum(axis=1)
-        keep = err <= np.quantile(err, 0.9)
+    Compares colours, not detail: both are averaged over a BLOCKS x BLOCKS grid (where the mask
+    allows), and the 64 pairs of block colours are fitted by least squares per channel. Detail
+    the two images do not share averages out, so the slope is not biased by it."""
+    weight = np.ones(src.shape[:2], np.float32) if mask is None else (mask > 0).astype(np.float32)
+    size = (BLOCKS, BLOCKS)
+    area = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
+    keep = area.reshape(-1) > 0.5 * area.max()
+    means = []
+    for image in (src, dst):
+        summed = cv2.resize(image.astype(np.float32) * weight[:, :, None], size, interpolation=cv2.INTER_AREA)
+        means.append((summed / np.maximum(area, 1e-6)[:, :, None]).reshape(-1, 3)[keep].astype(np.float64))
+    x, y = means
+    gain, offset = np.ones(3), np.zeros(3)
+    for c in range(3):
+        var = x[:, c].var()
+        gain[c] = np.cov(x[:, c], y[:, c], bias=True)[0, 1] / var if var > 1.0 else 1.0
+        offset[c] = y[:, c].mean() - gain[c] * x[:, c].mean()
     return gain, offset
 
 
@@ -222,6 +225,20 @@ def nominal_fit(inner: np.ndarray, outer: np.ndarray, zoom: float, names: tuple[
     a = ow / (iw * zoom)
     return PairFit(names[0], names[1], a, (ow - 1) / 2 - a * (iw - 1) / 2, (oh - 1) / 2 - a * (ih - 1) / 2,
                    zoom, (0.0, 0.0), 1.0, inner_size=(iw, ih), outer_size=(ow, oh))
+
+
+def snap(fits: list[PairFit], images: list[np.ndarray], zoom: float) -> list[PairFit]:
+    """Pairs whose measurement is within noise of a perfect series (centred, at `zoom`) take that
+    placement exactly: measuring can only add its noise there. Their colour fit is kept."""
+    out = []
+    for k, f in enumerate(fits):
+        if f.ok and max(abs(f.offset[0]), abs(f.offset[1])) <= SNAP_OFFSET and abs(f.zoom / zoom - 1) <= SNAP_ZOOM:
+            ideal = nominal_fit(images[k], images[k + 1], zoom, (f.inner, f.outer))
+            ideal.confidence, ideal.gain, ideal.bias = f.confidence, f.gain, f.bias
+            out.append(ideal)
+        else:
+            out.append(f)
+    return out
 
 
 def outermost_first(images: list[np.ndarray], zoom_prior: float | None = None) -> bool:
