@@ -2,8 +2,10 @@
 
 The path is anchored at the layers: when the view is as wide as layer k's centre crop it shows
 exactly layer k. Between anchors the log width moves at constant speed and the centre follows a
-smooth (C2) spline of the layer centres over log width, so a measured off-centre layer never
-causes a jump or a kink in the motion.
+smooth (C2) spline over log width of the layer centres measured in view widths (c / w): in those
+units the motion on screen is what the spline keeps smooth, so a measured off-centre layer never
+causes a jump or a kink in the motion (a spline of the world centres themselves would wiggle,
+since they grow exponentially with the width).
 """
 from __future__ import annotations
 
@@ -56,9 +58,8 @@ class CameraPath:
         if np.any(np.diff(self._log_w[order]) <= 0) or not np.all(order == np.arange(len(layers))):
             raise EverzoomError("the images do not grow wider from first to last: "
                                 "check their order and the zoom factor")
-        centres = np.array([[l.cx, l.cy] for l in layers])
-        self._centre = CubicSpline(self._log_w, centres, bc_type="natural") if len(layers) > 2 else None
-        self._centres = centres
+        relative = np.array([[l.cx, l.cy] for l in layers]) / np.exp(self._log_w)[:, None]
+        self._relative = CubicSpline(self._log_w, relative, bc_type="natural" if len(layers) > 2 else "not-a-knot")
 
     def progress(self, index: int) -> float:
         """Fraction of the zoom done at frame `index` (0 at the first frame, 1 at the last)."""
@@ -76,11 +77,9 @@ class CameraPath:
 
     def view(self, index: int) -> View:
         lw = self.log_width(index)
-        if self._centre is not None:
-            cx, cy = self._centre(lw)
-        else:
-            cx, cy = (np.interp(lw, self._log_w, self._centres[:, i]) for i in range(2))
-        return View(float(cx), float(cy), math.exp(lw), self.out_w, self.out_h)
+        width = math.exp(lw)
+        cx, cy = self._relative(lw) * width
+        return View(float(cx), float(cy), width, self.out_w, self.out_h)
 
     def zoom_level(self, index: int) -> float:
         """Depth in layer steps: 0 shows the outermost layer, N-1 the innermost (fractional between)."""
