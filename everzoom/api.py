@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .colour import match_border
+from .generate import manifest_zoom_factor
 from .images import load_images
 from .options import RenderOptions
 from .overlay import draw_overlay
@@ -123,6 +124,8 @@ def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] 
 def plan(source, progress: Progress | None = None, **options) -> Plan:
     """Load and place a set (a folder, image paths or RGB arrays, innermost first) for rendering."""
     opts = options.pop("_options", None) or RenderOptions.from_kwargs(**options)
+    if opts.zoom_factor is None and isinstance(source, (str, Path)):
+        opts.zoom_factor = manifest_zoom_factor(source)  # a generated folder knows its factor
     if opts.auto_sort:
         images, order = sort(source, progress)
         names = order.order

@@ -20,6 +20,7 @@ from .images import write_image
 from .options import parse_size
 from .path import EASINGS
 from .report import report_image
+from .sinks import check_output
 from .sinks import PRESETS
 
 log = logging.getLogger("everzoom")
@@ -223,6 +224,96 @@ def inspect(folder: Path, output: Path | None, as_json: bool, zoom_factor: float
                        f"confidence {f.confidence:.3f}{'' if f.ok else '  DOES NOT MATCH'}")
     if not all(f.ok for f in fits):
         raise click.exceptions.Exit(1)
+
+
+GENERATE_OPTIONS = [
+    click.option("--images", type=int, default=12, show_default=True, help="How many images to make."),
+    click.option("--zoom-factor", type=float, default=2.0, show_default=True,
+                 help="Zoom factor from one image to the next (any value > 1; the original used 4)."),
+    click.option("--size", type=int, default=512, show_default=True, help="Image side in pixels, a multiple of 8."),
+    click.option("--steps", type=int, default=30, show_default=True, help="Inference steps per image."),
+    click.option("--guidance", type=float, default=7.5, show_default=True, help="Classifier-free guidance scale."),
+    click.option("--negative-prompt", default="", help="What the images should not show."),
+    click.option("--seed", type=int, default=None,
+                 help="Seed of the run; each image's seed derives from it (all are recorded). Default: random."),
+    click.option("--model", default=None, help="Text-to-image model id or local folder (default: SD 2.1 base)."),
+    click.option("--inpaint-model", default=None, help="Inpainting model id or local folder (default: SD 2 inpainting)."),
+    click.option("--device", default="auto", show_default=True, help="cuda, mps or cpu; auto picks in that order."),
+    click.option("--dtype", type=click.Choice(["auto", "fp16", "bf16", "fp32"]), default="auto", show_default=True,
+                 help="auto: fp16 on cuda, fp32 elsewhere."),
+    click.option("--overlap", type=int, default=16, show_default=True,
+                 help="Pixels of the pasted previous image the inpainting may repaint, for a seamless border."),
+    click.option("--mask-blur", type=int, default=8, show_default=True, help="Softness of the inpainting mask."),
+    click.option("--resume", is_flag=True, help="Continue an interrupted run: nothing already made is redone."),
+    click.option("--start-image", type=click.Path(path_type=Path), default=None,
+                 help="Begin from this picture instead of text-to-image."),
+    click.option("--attention-slicing", is_flag=True, help="Save GPU memory (slower)."),
+    click.option("--cpu-offload", is_flag=True, help="Keep model parts on the CPU until needed (saves GPU memory)."),
+    click.option("-q", "--quiet", is_flag=True, help="No progress bars or notes."),
+]
+
+
+def generate_options(func):
+    for option in reversed(GENERATE_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _generate(prompts: Path, folder: Path, quiet: bool, opts: dict) -> Path:
+    from .generate import GenerateOptions, generate as run
+
+    opts = {k: v for k, v in opts.items() if v is not None}
+    if "start_image" in opts:
+        opts["start_image"] = str(opts["start_image"])
+    bar = Bar(quiet)
+    try:
+        return run(prompts, folder, GenerateOptions(**opts), progress=bar, quiet=quiet)
+    finally:
+        bar.close()
+
+
+PROMPTS_HELP = """PROMPTS is a text file, one prompt per line in zoom-out order (image 0 is the innermost); blank
+lines and # comments are ignored. With more images than prompts, each prompt holds for an equal
+share of the images, in order (12 images, 3 prompts: 4 each); a line "N: prompt" pins that
+prompt to start at image N."""
+
+
+@cli.command(help=f"""Generate an outpainted zoom-out series with Stable Diffusion (needs pip install -e .[gen]).
+
+Image 0 comes from text-to-image (or --start-image); each next one is the previous image shrunk
+by the zoom factor, pasted at the centre of a noise-filled canvas and inpainted around it, then
+the exact shrunk image is pasted back (feathered across --overlap) so the centre never drifts.
+Writes 000.png, 001.png ... and everzoom.json (prompts, seeds, models, settings) into OUTPUT.
+
+{PROMPTS_HELP}""")
+@click.argument("prompts", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Folder for the images.")
+@generate_options
+def generate(prompts: Path, output: Path, quiet: bool, **opts) -> None:
+    _setup_logging(quiet)
+    folder = _generate(prompts, output, quiet, opts)
+    log.info("wrote the series to %s", folder)
+
+
+@cli.command(help=f"""Generate a series (like `generate`) and render it into a zoom video in one go.
+
+The images go to --images-dir (default: a folder named after the video, beside it).
+
+{PROMPTS_HELP}""")
+@click.argument("prompts", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The video (.mp4, .mkv, .mov).")
+@click.option("--images-dir", type=click.Path(path_type=Path), default=None, help="Where the images go.")
+@click.option("--frames-per-step", type=int, default=60, show_default=True, help="Video frames per zoom step.")
+@click.option("--fps", type=float, default=30.0, show_default=True, help="Video frames per second.")
+@click.option("--hold", type=float, default=1.0, show_default=True, help="Seconds held still at each end.")
+@click.option("--reverse", is_flag=True, help="Zoom out instead of in.")
+@generate_options
+def make(prompts: Path, output: Path, images_dir: Path | None, frames_per_step: int, fps: float, hold: float,
+         reverse: bool, quiet: bool, **opts) -> None:
+    _setup_logging(quiet)
+    check_output(output)
+    folder = _generate(prompts, images_dir or output.with_name(output.stem + "_images"), quiet, opts)
+    _run_render(folder, output, quiet, steps=frames_per_step, fps=fps, hold=hold, reverse=reverse)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,0 +1,166 @@
+"""Generation with tiny local diffusers pipelines on the CPU (no model hub here).
+
+Skipped where the `gen` extra is not installed, except when EVERZOOM_REQUIRE_GEN=1 (CI sets it),
+where a missing extra fails instead."""
+from __future__ import annotations
+
+import builtins
+import json
+import os
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+if os.environ.get("EVERZOOM_REQUIRE_GEN") == "1":
+    import diffusers  # noqa: F401  (fail, do not skip, where generation must be tested)
+    import torch
+else:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("diffusers")
+
+import everzoom
+from everzoom.generate import MANIFEST, GenerateOptions, generate
+
+from scene import psnr
+
+PINNED = "# a test series\na seed\n\na sprout\n3: a tree\na forest\n"
+FAST = ["--size", "64", "--steps", "2", "--overlap", "4", "--mask-blur", "2"]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    torch.set_num_threads(1)
+    import tiny_models
+
+    return tiny_models.build(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def prompts(tmp_path):
+    path = tmp_path / "prompts.txt"
+    path.write_text("a seed\na forest\n")
+    return path
+
+
+def run_generate(run_cli, models, prompts, out, *extra):
+    t2i, inpaint = models
+    return run_cli("generate", prompts, "-o", out, "--model", t2i, "--inpaint-model", inpaint, *FAST, *extra)
+
+
+def test_files_manifest_and_pasted_centres(models, tmp_path, run_cli):
+    prompts = tmp_path / "pinned.txt"
+    prompts.write_text(PINNED)
+    out = tmp_path / "series"
+    r = run_generate(run_cli, models, prompts, out, "--images", 5, "--seed", 11, "-q")
+    assert r.code == 0, r.err
+    assert sorted(p.name for p in out.iterdir()) == ["000.png", "001.png", "002.png", "003.png", "004.png", MANIFEST]
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert [i["prompt"] for i in manifest["images"]] == ["a seed", "a seed", "a sprout", "a tree", "a forest"]
+    assert manifest["zoom_factor"] == 2.0 and manifest["settings"]["seed"] == 11
+    assert manifest["settings"]["model"] == str(models[0]) and manifest["settings"]["inpaint_model"] == str(models[1])
+    assert len({i["seed"] for i in manifest["images"]}) == 5
+    assert {"everzoom", "diffusers", "torch"} <= set(manifest)
+    images = [cv2.imread(str(out / f"{k:03d}.png"))[:, :, ::-1] for k in range(5)]
+    for inner, outer in zip(images, images[1:]):
+        small = cv2.resize(inner, (32, 32), interpolation=cv2.INTER_AREA)
+        centre = outer[16:48, 16:48]
+        # inside the overlap band the pasted image is exact; the band itself blends into the painting
+        assert np.abs(centre[4:-4, 4:-4].astype(int) - small[4:-4, 4:-4]).max() <= 1
+        assert not np.array_equal(outer[:8], np.zeros_like(outer[:8]))
+
+
+def test_same_seed_same_pixels(models, prompts, tmp_path, run_cli):
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        assert run_generate(run_cli, models, prompts, tmp_path / name, "--images", 3, "--seed", seed, "-q").code == 0
+    a, b, c = (read_series(tmp_path / n) for n in "abc")
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[0], c[0])
+
+
+def read_series(folder):
+    return [cv2.imread(str(p)) for p in sorted(folder.glob("[0-9][0-9][0-9].png"))]
+
+
+def test_resume_redoes_nothing(models, prompts, tmp_path, run_cli):
+    out = tmp_path / "series"
+    assert run_generate(run_cli, models, prompts, out, "--images", 4, "--seed", 3, "-q").code == 0
+    before = read_series(out)
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
+    (out / "003.png").unlink()
+    (out / "002.png").unlink()
+    r = run_generate(run_cli, models, prompts, out, "--images", 4, "--seed", 3, "--resume")
+    assert r.code == 0, r.err
+    assert "resuming at image 2" in r.err
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("00[01].png")} == {k: stamps[k] for k in ("000.png", "001.png")}
+    assert all(np.array_equal(x, y) for x, y in zip(before, read_series(out)))  # the same seeds, the same images
+    r = run_generate(run_cli, models, prompts, out, "--images", 4, "--seed", 3)
+    assert r.code != 0 and "--resume" in r.err  # a non-empty folder is not overwritten silently
+
+
+def test_start_image(models, prompts, tmp_path, run_cli):
+    start = (np.random.default_rng(0).random((80, 120, 3)) * 255).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "start.png"), start)
+    out = tmp_path / "series"
+    assert run_generate(run_cli, models, prompts, out, "--images", 2, "--start-image", tmp_path / "start.png",
+                        "-q").code == 0
+    first = cv2.imread(str(out / "000.png"))
+    assert np.array_equal(first, cv2.resize(start[:, 20:100], (64, 64), interpolation=cv2.INTER_AREA))
+
+
+def test_make_writes_a_video_and_render_uses_the_recorded_factor(models, prompts, tmp_path, run_cli):
+    t2i, inpaint = models
+    video = tmp_path / "zoom.mp4"
+    r = run_cli("make", prompts, "-o", video, "--model", t2i, "--inpaint-model", inpaint, *FAST, "--images", 3,
+                "--zoom-factor", 1.5, "--frames-per-step", 4, "--hold", 0, "--fps", 10, "--seed", 1, "-q")
+    assert r.code == 0, r.err
+    assert imageio_ffmpeg.count_frames_and_secs(str(video))[0] == 2 * 4 + 1
+    folder = tmp_path / "zoom_images"
+    assert everzoom.plan(folder, steps=2).options.zoom_factor == 1.5
+    last = list(everzoom.frames(folder, steps=2, align=False))[-1]
+    assert psnr(last, read_png_frames_like(folder)[0]) > 40
+
+
+def read_png_frames_like(folder):
+    return [cv2.imread(str(p))[:, :, ::-1] for p in sorted(folder.glob("[0-9][0-9][0-9].png"))]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--size", "60"], ["--size", "multiple of 8"]),
+    (["--zoom-factor", "1"], ["--zoom-factor"]),
+    (["--images", "1"], ["--images"]),
+    (["--model", "./no/such/model"], ["--model", "does not exist"]),
+    (["--inpaint-model", "nobody/no-such-model"], ["inpainting model nobody/no-such-model"]),
+])
+def test_bad_generation_input(models, prompts, tmp_path, run_cli, args, words):
+    t2i, inpaint = models
+    r = run_cli("generate", prompts, "-o", tmp_path / "out", "--model", t2i, "--inpaint-model", inpaint, *FAST,
+                "--images", 2, *args)
+    assert r.code != 0
+    line = r.err.strip().splitlines()[-1]
+    assert "Traceback" not in r.err and line.startswith("everzoom: error:")
+    for w in words:
+        assert w in line
+
+
+def test_bad_prompts_files(tmp_path, run_cli, models):
+    r = run_cli("generate", tmp_path / "missing.txt", "-o", tmp_path / "out")
+    assert r.code != 0 and "missing.txt does not exist" in r.err
+    (tmp_path / "empty.txt").write_text("# only a comment\n\n")
+    r = run_cli("generate", tmp_path / "empty.txt", "-o", tmp_path / "out")
+    assert r.code != 0 and "holds no prompts" in r.err
+
+
+def test_missing_extra_gives_an_install_hint(prompts, tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_diffusers(name, *args, **kwargs):
+        if name == "diffusers":
+            raise ImportError("No module named 'diffusers'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_diffusers)
+    with pytest.raises(everzoom.EverzoomError, match=r"pip install -e \.\[gen\]"):
+        generate(prompts, tmp_path / "out", GenerateOptions(images=2, size=64))
