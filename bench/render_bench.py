@@ -10,7 +10,6 @@ under --work (default /tmp/everzoom-bench).
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import time

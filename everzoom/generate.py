@@ -12,7 +12,7 @@ import json
 import logging
 from importlib.metadata import version
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,6 @@ class GenerateOptions:
     start_image: str | None = None
     attention_slicing: bool = False
     cpu_offload: bool = False
-    extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         if self.images < 2:

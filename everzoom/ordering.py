@@ -184,6 +184,11 @@ def _components(score: np.ndarray, alive: list[int]) -> list[list[int]]:
     return groups
 
 
+def _strength(score: np.ndarray, k: int, others: list[int]) -> float:
+    """How well image k is linked to the others (as inner or outer): decides between variants."""
+    return float(sum(max(score[k, j], score[j, k]) for j in others))
+
+
 def orb_scale(inner: np.ndarray, outer: np.ndarray) -> tuple[float | None, int]:
     """The zoom ORB keypoints + RANSAC (similarity) measure between two images, and the inlier
     count (None where too few keypoints match)."""
@@ -249,10 +254,9 @@ def sort_images(images: list[np.ndarray], names: list[str],
     kept = [order[0]]
     for i in range(1, len(order)):
         if pos_sorted[i] - pos_sorted[i - 1] < SAME_STEP * step:  # two variants of one step
-            rival = kept[-1]
-            a, b = order[i], rival
-            strength = lambda k: sum(max(score[k, j], score[j, k]) for j in members if j not in (a, b))  # noqa: E731
-            keep, drop = (a, b) if strength(a) > strength(b) else (b, a)
+            a, b = order[i], kept[-1]
+            others = [j for j in members if j not in (a, b)]
+            keep, drop = (a, b) if _strength(score, a, others) > _strength(score, b, others) else (b, a)
             kept[-1] = keep
             left_out[names[drop]] = f"another variant of the same step as {names[keep]}"
         else:

@@ -62,8 +62,5 @@ def schedule(entries: list[tuple[int | None, str]], images: int) -> list[str]:
         for k in range(i + 1, j):
             starts[k] = starts[i] + (end - starts[i]) * (k - i) / (j - i)
         i = j
-    prompts = []
-    for image in range(images):
-        current = max(k for k, s in enumerate(starts) if s <= image + 1e-9) if starts[0] <= image else 0
-        prompts.append(entries[current][1])
-    return prompts
+    # each image takes the last prompt that has started by then (starts[0] is 0)
+    return [entries[max(k for k, s in enumerate(starts) if s <= image + 1e-9)][1] for image in range(images)]

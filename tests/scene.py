@@ -9,7 +9,6 @@ any view is exact. Each wave is evaluated separably (outer products), so images 
 """
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 

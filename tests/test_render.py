@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import everzoom
-from everzoom.api import iter_frames
 from everzoom.stack import View
 from scene import ground_truth, psnr
 from conftest import read_png_frames

@@ -7,7 +7,6 @@ import cv2
 import numpy as np
 import pytest
 
-import everzoom
 from everzoom.ordering import sort_images
 from scene import Scene, perturbed_set
 from conftest import write_set
