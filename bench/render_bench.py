@@ -3,6 +3,7 @@
     python bench/render_bench.py speed            # frames/s, rendering only, 1920x1080 from 1024^2
     python bench/render_bench.py encode           # render+encode vs ffmpeg alone on the same frames
     python bench/render_bench.py memory           # peak RSS of the everzoom process, 1200 vs 3600 frames
+    python bench/render_bench.py register         # registration of the 12 images vs rendering a 10 s video
 
 Each prints one line per figure. The set (12 images, 1024x1024, zoom factor 2) is made once
 under --work (default /tmp/everzoom-bench).
@@ -82,9 +83,28 @@ def memory(work: Path, preset: str) -> None:
           f"1200 frames {a:.0f} MB, 3600 frames {b:.0f} MB, growth {100 * (b / a - 1):+.1f}%")
 
 
+def register_time(work: Path, seconds: float, preset: str) -> None:
+    from everzoom.register import register
+
+    folder = make_set(work / "set12")
+    images, names = everzoom.load_images(folder)
+    register(images[:2], names[:2])  # warm-up
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        register(images, names)
+        times.append(time.perf_counter() - t0)
+    t_reg = float(np.median(times))
+    t0 = time.perf_counter()
+    everzoom.render(folder, work / "register_total.mp4", size=(1920, 1080), duration=seconds, fps=30, preset=preset)
+    t_total = time.perf_counter() - t0
+    print(f"registration of 12 x 1024^2: median {t_reg:.2f} s of 3; rendering the set to a {seconds:g} s "
+          f"1080p video (preset {preset}) took {t_total:.1f} s in all: registration is {100 * t_reg / t_total:.1f}%")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["speed", "encode", "memory", "all"])
+    ap.add_argument("what", choices=["speed", "encode", "memory", "register", "all"])
     ap.add_argument("--work", type=Path, default=Path("/tmp/everzoom-bench"))
     ap.add_argument("--frames", type=int, default=331)
     ap.add_argument("--seconds", type=float, default=10.0)
@@ -97,6 +117,8 @@ def main() -> None:
         encode(args.work, args.seconds, args.preset)
     if args.what in ("memory", "all"):
         memory(args.work, args.preset)
+    if args.what in ("register", "all"):
+        register_time(args.work, args.seconds, args.preset)
 
 
 if __name__ == "__main__":

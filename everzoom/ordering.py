@@ -4,7 +4,8 @@ Pairwise containment ("a sits inside b at zoom z") is scored for every ordered p
 normalised cross-correlation on reduced copies (SIDE pixels wide): image a's trusted centre,
 shrunk to its footprint at each candidate zoom, is matched against image b at every position
 (so offsets do not matter), and the zoom is refined by a parabola. Each image's shrunk centres
-are computed once, so a pair costs only the matching. Every confident link says
+are computed once, so a pair costs only the matching; every third zoom is tried first, and only
+pairs that look related there are looked at closer. Every confident link says
 log-width(b) - log-width(a) = log z; a weighted least-squares fit of all of them gives each image
 a position on the zoom axis, and sorting by position gives the chain (exact for any n, and
 robust: with small zoom factors an image links to several neighbours). Images with no confident
@@ -34,6 +35,8 @@ CENTRE = 0.7             # fraction of an image's footprint that is compared (it
 ZOOMS = (1.1, 4.5)       # candidate zoom factors between two images
 ZOOM_STEP = 1.05
 LINK = 0.75              # a correlation above this is a link
+GATE = 0.45              # a pair whose coarse zoom curve stays below this is not looked at closer
+GATE_STRIDE = 3          # the coarse curve samples every third candidate zoom
 SAME_STEP = 0.25         # images closer than this fraction of a step are variants of one step
 OUTLIER = 0.1            # a link whose zoom disagrees with the fitted positions by more (log) is dropped
 REFINE_SPAN = np.exp(np.linspace(-0.06, 0.06, 13))  # zooms tried around a link's first estimate
@@ -89,16 +92,30 @@ def containment(images: list[np.ndarray], zooms: np.ndarray,
     score = np.full((n, n), -1.0)
     zoom = np.ones((n, n))
     step = math.log(ZOOM_STEP)
+    def match(a: int, b: int, k: int) -> float:
+        t = templates[a][k]
+        if t is None or t.shape[0] > outers[b].shape[0]:
+            return -1.0
+        return cv2.minMaxLoc(cv2.matchTemplate(outers[b], t, cv2.TM_CCOEFF_NORMED))[1]
+
     for a in range(n):
         for b in range(n):
             if a == b:
                 continue
-            curve = np.array([cv2.minMaxLoc(cv2.matchTemplate(outers[b], t, cv2.TM_CCOEFF_NORMED))[1]
-                              if t is not None and t.shape[0] <= outers[b].shape[0] else -1.0
-                              for t in templates[a]])
+            # every third zoom first: most pairs are unrelated and stop here
+            curve = np.full(len(zooms), -1.0)
+            for k in range(1, len(zooms), GATE_STRIDE):
+                curve[k] = match(a, b, k)
             k = int(np.argmax(curve))
-            if not 0 < k < len(zooms) - 1:  # no peak inside the range: not a link
+            if curve[k] < GATE:
+                score[a, b] = curve[k]
                 continue
+            for j in range(max(0, k - GATE_STRIDE), min(len(zooms), k + GATE_STRIDE + 1)):
+                if curve[j] == -1.0:
+                    curve[j] = match(a, b, j)
+            k = int(np.argmax(curve))
+            if not 0 < k < len(zooms) - 1 or curve[k - 1] == -1.0 or curve[k + 1] == -1.0:
+                continue  # no peak inside the range: not a link
             score[a, b] = curve[k]
             y0, y1, y2 = curve[k - 1:k + 2]
             shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2) if y0 - 2 * y1 + y2 < 0 else 0.0
