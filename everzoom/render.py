@@ -54,16 +54,16 @@ class Renderer:
             layer.level(layer.max_level())
         widths = [fit_width(layer, out_w, out_h) for layer in stack.layers]
         self._fit = np.array(widths)
-        # log width over which a layer's fade band grows to full: half of its zoom step
+        # log width over which a layer's fade band grows to full: its whole zoom step
         steps = np.log(self._fit[1:] / self._fit[:-1]) if len(widths) > 1 else np.ones(1)
-        self._grow = 0.5 * np.append(steps, steps[-1])
+        self._grow = np.append(steps, steps[-1])
 
     def band(self, index: int, view: View) -> tuple[float, float]:
         """Width of the alpha ramp along x and y, in the layer's own pixels.
 
         Zero while the view is no wider than the layer's own frame, so the frame that shows layer
-        k shows exactly layer k; it grows smoothly to the full untrusted band (--crop) by the
-        middle of the zoom step, so the seam fades in without a pop.
+        k shows exactly layer k; it grows smoothly to the full untrusted band (--crop) over the
+        zoom step, so the seam fades in without a pop.
         """
         layer = self.stack.layers[index]
         w, h = layer.size
