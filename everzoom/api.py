@@ -39,12 +39,11 @@ class Plan:
     path: CameraPath
     renderer: Renderer
     options: RenderOptions
+    hold_frames: int = 0
 
     @property
     def size(self) -> tuple[int, int]:
         return self.path.out_w, self.path.out_h
-
-    hold_frames: int = 0
 
     @property
     def frame_count(self) -> int:
@@ -79,9 +78,7 @@ def build_stack(images: list[np.ndarray], names: list[str], opts: RenderOptions,
                     ", ".join(f"{w}x{h}" for h, w in sorted(sizes)))
     if not opts.align:
         return Stack.nominal(images, opts.zoom_factor or DEFAULT_ZOOM, names)
-    if outermost_first(images, opts.zoom_factor):
-        images, names = images[::-1], names[::-1]
-        log.info("the images run outermost first (%s is the innermost): zooming them the right way round", names[0])
+    images, names = _innermost_first(images, names, opts.zoom_factor)
     fits = register(images, names, opts.zoom_factor, progress=_stage(progress, "register"))
     log.info(describe(fits))
     check(fits, opts.force, opts.zoom_factor)
@@ -108,13 +105,18 @@ def sort(source, progress: Progress | None = None) -> tuple[list[np.ndarray], Or
 
 def inspect(source, zoom_factor: float | None = None, progress: Progress | None = None):
     """Measure every consecutive pair of a set: (images, names, fits), innermost first."""
-    images, names = load_images(source)
     RenderOptions.from_kwargs(zoom_factor=zoom_factor)
-    if outermost_first(images, zoom_factor):
-        images, names = images[::-1], names[::-1]
-        log.info("the images run outermost first (%s is the innermost)", names[0])
+    images, names = _innermost_first(*load_images(source), zoom_factor)
     fits = register(images, names, zoom_factor, progress=_stage(progress, "register"))
     return images, names, fits
+
+
+def _innermost_first(images: list[np.ndarray], names: list[str], zoom_factor: float | None):
+    """The set turned round if it runs outermost first (as the original script expected)."""
+    if not outermost_first(images, zoom_factor):
+        return images, names
+    log.info("the images run outermost first (%s is the innermost): taking them the right way round", names[-1])
+    return images[::-1], names[::-1]
 
 
 def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:

@@ -49,8 +49,6 @@ class PairFit:
     confidence: float
     gain: np.ndarray = field(repr=False, default_factory=lambda: np.ones(3))    # inner colours -> outer's
     bias: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(3))
-    inner_size: tuple[int, int] = field(repr=False, default=(0, 0))
-    outer_size: tuple[int, int] = field(repr=False, default=(0, 0))
 
     @property
     def ok(self) -> bool:
@@ -216,7 +214,7 @@ def register_pair(inner: np.ndarray, outer: np.ndarray, zoom_prior: float | None
     offset = (float(centre[0] - (ow - 1) / 2), float(centre[1] - (oh - 1) / 2))
     if rho == 0.0 or distortion > MAX_DISTORTION or not (lo / 1.05 <= zoom <= hi * 1.05):
         rho = min(rho or score, MIN_CONFIDENCE - 1e-3)
-    return PairFit(names[0], names[1], a, float(tx), float(ty), float(zoom), offset, rho, gain, bias, (iw, ih), (ow, oh))
+    return PairFit(names[0], names[1], a, float(tx), float(ty), float(zoom), offset, rho, gain, bias)
 
 
 def nominal_fit(inner: np.ndarray, outer: np.ndarray, zoom: float, names: tuple[str, str]) -> PairFit:
@@ -224,7 +222,7 @@ def nominal_fit(inner: np.ndarray, outer: np.ndarray, zoom: float, names: tuple[
     (ih, iw), (oh, ow) = inner.shape[:2], outer.shape[:2]
     a = ow / (iw * zoom)
     return PairFit(names[0], names[1], a, (ow - 1) / 2 - a * (iw - 1) / 2, (oh - 1) / 2 - a * (ih - 1) / 2,
-                   zoom, (0.0, 0.0), 1.0, inner_size=(iw, ih), outer_size=(ow, oh))
+                   zoom, (0.0, 0.0), 1.0)
 
 
 def snap(fits: list[PairFit], images: list[np.ndarray], zoom: float) -> list[PairFit]:
