@@ -232,3 +232,12 @@ def test_mixed_image_sizes_render_with_a_warning(small_set, tmp_path, run_cli):
     r = run_cli("render", folder, "-o", tmp_path / "f", "-zs", 1)
     assert r.code == 0
     assert "differ in size" in r.err
+
+
+def test_draft_renders_half_size(small_set, tmp_path, run_cli):
+    out = tmp_path / "draft.mp4"
+    r = run_cli("render", small_set.folder, "-o", out, "--draft", "-zs", 2, "--duration", 1, "--fps", 10, "-q")
+    assert r.code == 0, r.err
+    reader = imageio_ffmpeg.read_frames(str(out))
+    assert next(reader)["size"] == (64, 64)
+    assert sum(1 for _ in reader) == 10  # --duration wins over --steps
