@@ -34,7 +34,7 @@ class Placement:
     right: float
     bottom: float
 
-    def box(self, out_w: int, out_h: int) -> tuple[int, int, int, int] | None:
+    def box(self, out_w: int, out_h: int) -> Rect | None:
         x0, y0 = max(0, math.floor(self.left)), max(0, math.floor(self.top))
         x1, y1 = min(out_w, math.ceil(self.right)), min(out_h, math.ceil(self.bottom))
         return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
@@ -46,7 +46,7 @@ def smoothstep(x: np.ndarray) -> np.ndarray:
 
 
 class Renderer:
-    """Draws frames of a Stack; holds only the stack and its lazily built pyramids."""
+    """Draws frames of a Stack; holds only the stack (with its pyramids, built up front)."""
 
     def __init__(self, stack: Stack, out_w: int, out_h: int, crop: float = 0.8):
         self.stack, self.out_w, self.out_h, self.crop = stack, out_w, out_h, crop
@@ -108,7 +108,8 @@ class Renderer:
         The pyramid level leaves a remaining scale s in [0.5, 1] (or s > 1 for enlarging); for
         s < 1 a Gaussian blur of sigma 0.577*sqrt(1/s^2 - 1) source pixels first removes what
         the frame cannot show (at s = 0.5 this equals the next pyramid level's blur, so level
-        switches are seamless). Sampling is bicubic, at the exact sub-pixel position.
+        switches are seamless). Sampling is at the exact sub-pixel position: bicubic when
+        enlarging, bilinear after the blur when shrinking.
         """
         layer = self.stack.layers[p.index]
         x0, y0, x1, y1 = box
@@ -119,7 +120,7 @@ class Renderer:
         return resample(layer.padded_level(p.level), scale, matrix[0, 2] - scale * PAD, matrix[1, 2] - scale * PAD,
                         x1 - x0, y1 - y0, blur if blur > 0.05 else 0.0)
 
-    def _ramps(self, p: Placement, view: View, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    def _ramps(self, p: Placement, view: View, box: Rect) -> tuple[np.ndarray, np.ndarray]:
         """Alpha along the box's columns and rows: 0 at the layer's edge, 1 inside its trusted part."""
         layer = self.stack.layers[p.index]
         bx, by = self.band(p.index, view)

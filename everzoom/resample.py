@@ -1,7 +1,7 @@
 """Exact-scale, sub-pixel resampling of an image by an axis-aligned scale and offset.
 
-`cv2.resize` with an explicit fx (no output size) scales by exactly fx, bicubic, several times
-faster than a bicubic `cv2.warpAffine`, but it places its output on a whole-pixel grid of the
+`cv2.resize` with an explicit fx (no output size) scales by exactly fx, several times faster
+than `cv2.warpAffine` (bicubic to enlarge, bilinear after the anti-alias blur to shrink), but it places its output on a whole-pixel grid of the
 region it reads. Per axis, the sub-pixel rest of the offset is met by choosing the region's
 integer start and how many output pixels to skip, to within TOLERANCE output pixels (a search
 over SEARCH candidates). Where no candidate is close enough (a scale that is a ratio of small
@@ -17,7 +17,7 @@ import math
 import cv2
 import numpy as np
 
-SEARCH = 256         # candidate output offsets per axis when enlarging
+SEARCH = 256         # candidate output offsets per axis
 TOLERANCE = 0.01     # largest accepted position error, output pixels
 CUBIC_SUPPORT = 2    # source pixels bicubic reads on each side
 LANCZOS = 3
@@ -50,10 +50,10 @@ def shift_kernel(fraction: float, blur: float) -> np.ndarray:
 def _region(source: np.ndarray, v0: int, ly: int, u0: int, lx: int) -> np.ndarray:
     """source[v0:v0+ly, u0:u0+lx], with the border replicated where it reaches outside."""
     h, w = source.shape[:2]
-    ys = np.clip(np.arange(v0, v0 + ly), 0, h - 1)
-    xs = np.clip(np.arange(u0, u0 + lx), 0, w - 1)
     if 0 <= v0 and v0 + ly <= h and 0 <= u0 and u0 + lx <= w:
         return source[v0:v0 + ly, u0:u0 + lx]
+    ys = np.clip(np.arange(v0, v0 + ly), 0, h - 1)
+    xs = np.clip(np.arange(u0, u0 + lx), 0, w - 1)
     if ys[0] == ys[-1] or xs[0] == xs[-1] or v0 + ly <= 0 or u0 + lx <= 0 or v0 >= h or u0 >= w:
         return source[ys][:, xs]  # (nearly) wholly outside: index the replicated edge directly
     inside = source[max(0, v0):min(h, v0 + ly), max(0, u0):min(w, u0 + lx)]
@@ -62,8 +62,9 @@ def _region(source: np.ndarray, v0: int, ly: int, u0: int, lx: int) -> np.ndarra
 
 
 def resample(source: np.ndarray, s: float, tx: float, ty: float, w: int, h: int, blur: float = 0.0) -> np.ndarray:
-    """out[y, x] = source at ((x - tx)/s, (y - ty)/s), bicubic, h x w; `blur` (source pixels) is a
-    Gaussian applied first, to the region read only (anti-aliasing when shrinking)."""
+    """out[y, x] = source at ((x - tx)/s, (y - ty)/s), h x w (bicubic to enlarge, bilinear to
+    shrink); `blur` (source pixels) is a Gaussian applied first, to the region read only
+    (anti-aliasing when shrinking)."""
     margin = CUBIC_SUPPORT + 1 + math.ceil(3 * blur)
     plan = []
     for t in (tx, ty):
