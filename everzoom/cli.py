@@ -64,6 +64,12 @@ class Bar:
             self.bar.close()
             self.bar = None
 
+    def __enter__(self) -> "Bar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def _size(ctx, param, value):
     if value is None:
@@ -122,11 +128,8 @@ def render_options(func):
 def _run_render(source: Path, output: Path, quiet: bool, **opts) -> None:
     _setup_logging(quiet)
     opts = {k: v for k, v in opts.items() if v is not None}
-    bar = Bar(quiet)
-    try:
+    with Bar(quiet) as bar:
         result = api.render(source, output, progress=bar, **opts)
-    finally:
-        bar.close()
     w, h = result.size
     log.info("wrote %s: %d frames, %dx%d, %g fps (%.1f s)", result.output, result.frames, w, h,
              result.fps, result.frames / result.fps)
@@ -167,11 +170,8 @@ def sort_command(folder: Path, copy_to: Path | None, as_json: bool, quiet: bool)
     enough keypoints.
     """
     _setup_logging(quiet)
-    bar = Bar(quiet)
-    try:
+    with Bar(quiet) as bar:
         images, order = api.sort(folder, progress=bar)
-    finally:
-        bar.close()
     if copy_to is not None:
         if copy_to.resolve() == folder.resolve():
             raise EverzoomError(f"--copy-to {copy_to} is the input folder: choose another, originals are never renamed")
@@ -208,11 +208,8 @@ def inspect(folder: Path, output: Path | None, as_json: bool, zoom_factor: float
     not match. Exits non-zero when a pair does not match.
     """
     _setup_logging(quiet)
-    bar = Bar(quiet)
-    try:
+    with Bar(quiet) as bar:
         images, names, fits = api.inspect(folder, zoom_factor=zoom_factor, progress=bar)
-    finally:
-        bar.close()
     if output is not None:
         write_image(output, report_image(images, fits))
         log.info("wrote %s", output)
@@ -265,11 +262,8 @@ def _generate(prompts: Path, folder: Path, quiet: bool, opts: dict) -> Path:
     opts = {k: v for k, v in opts.items() if v is not None}
     if "start_image" in opts:
         opts["start_image"] = str(opts["start_image"])
-    bar = Bar(quiet)
-    try:
+    with Bar(quiet) as bar:
         return run(prompts, folder, GenerateOptions(**opts), progress=bar, quiet=quiet)
-    finally:
-        bar.close()
 
 
 PROMPTS_HELP = """PROMPTS is a text file, one prompt per line in zoom-out order (image 0 is the innermost); blank

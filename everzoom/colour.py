@@ -13,8 +13,6 @@ import numpy as np
 from .render import smoothstep
 
 
-
-
 def edge_weight(h: int, w: int, depth: float) -> np.ndarray:
     """1 at the image border, falling smoothly to 0 at `depth` (a fraction of each side) inside."""
     u = np.minimum(np.arange(w) + 0.5, w - 0.5 - np.arange(w)) / (depth * w)

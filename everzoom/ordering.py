@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from .errors import EverzoomError
-from .register import COARSE_SIDE, coarse_search
+from .register import COARSE_SIDE, centre_template, coarse_search, parabola_shift, zoom_grid
 from .register import grey as reduce
 
 log = logging.getLogger("everzoom")
@@ -71,13 +71,11 @@ class Order:
 
 def _templates(image: np.ndarray, zooms: np.ndarray) -> list[np.ndarray | None]:
     """The image's trusted centre at its footprint size in an outer image SIDE wide, per zoom."""
+    h, w = image.shape[:2]
     out = []
     for z in zooms:
-        tw = SIDE / z
-        grey = reduce(image, max(4, round(tw)))
-        h, w = grey.shape
-        cx, cy = round(w * (1 - CENTRE) / 2), round(h * (1 - CENTRE) / 2)
-        crop = grey[cy:h - cy, cx:w - cx]
+        tw = max(4, round(SIDE / z))
+        crop, _ = centre_template(image, tw, max(2, round(h * tw / w)), CENTRE)
         out.append(crop if min(crop.shape) >= 4 and crop.std() > 1e-3 else None)
     return out
 
@@ -92,6 +90,7 @@ def containment(images: list[np.ndarray], zooms: np.ndarray,
     score = np.full((n, n), -1.0)
     zoom = np.ones((n, n))
     step = math.log(ZOOM_STEP)
+
     def match(a: int, b: int, k: int) -> float:
         t = templates[a][k]
         if t is None or t.shape[0] > outers[b].shape[0]:
@@ -117,12 +116,11 @@ def containment(images: list[np.ndarray], zooms: np.ndarray,
             if not 0 < k < len(zooms) - 1 or curve[k - 1] == -1.0 or curve[k + 1] == -1.0:
                 continue  # no peak inside the range: not a link
             score[a, b] = curve[k]
-            y0, y1, y2 = curve[k - 1:k + 2]
-            shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2) if y0 - 2 * y1 + y2 < 0 else 0.0
-            zoom[a, b] = math.exp(math.log(zooms[k]) + step * shift)
+            zoom[a, b] = math.exp(math.log(zooms[k]) + step * parabola_shift(*curve[k - 1:k + 2]))
             if score[a, b] >= LINK:  # a link: measure its zoom precisely, as registration does
                 zoom[a, b], _, _, again = coarse_search(fine[a], fine[b], zoom[a, b] * REFINE_SPAN)
-                score[a, b] = min(score[a, b], again) if again < LINK else score[a, b]
+                if again < LINK:
+                    score[a, b] = min(score[a, b], again)
         if progress:
             progress(a + 1, n)
     return score, zoom
@@ -237,7 +235,7 @@ def sort_images(images: list[np.ndarray], names: list[str],
     """Order the images innermost first; leave out (and say why) those that do not belong."""
     timings = {}
     t0 = time.perf_counter()
-    zooms = np.exp(np.arange(math.log(ZOOMS[0]), math.log(ZOOMS[1]) + 1e-9, math.log(ZOOM_STEP)))
+    zooms = zoom_grid(*ZOOMS, ZOOM_STEP)
     same = duplicates(images)
     timings["features"] = time.perf_counter() - t0
     t0 = time.perf_counter()

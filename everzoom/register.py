@@ -69,7 +69,19 @@ def grey(image: np.ndarray, width: int) -> np.ndarray:
     return g.astype(np.float32)
 
 
-def _template(inner: np.ndarray, width: int, height: int, centre: float, blur: float = 0.0):
+def zoom_grid(lo: float, hi: float, step: float) -> np.ndarray:
+    """Candidate zoom factors from lo to hi, `step` apart multiplicatively."""
+    return np.exp(np.arange(math.log(lo), math.log(hi) + 1e-9, math.log(step)))
+
+
+def parabola_shift(y0: float, y1: float, y2: float) -> float:
+    """Offset (in grid steps, within +-0.5) of the peak of the parabola through three samples
+    around a maximum y1; 0 where they do not form a peak."""
+    curvature = y0 - 2 * y1 + y2
+    return 0.5 * (y0 - y2) / curvature if curvature < 0 else 0.0
+
+
+def centre_template(inner: np.ndarray, width: int, height: int, centre: float, blur: float = 0.0):
     """The inner image shrunk to width x height (and blurred), cropped to its central `centre`
     fraction. Returns the crop and the 3x3 matrix from inner pixels to crop pixels."""
     small = cv2.resize(inner, (width, height), interpolation=cv2.INTER_AREA)
@@ -103,7 +115,7 @@ def coarse_search(inner: np.ndarray, outer: np.ndarray, zooms: np.ndarray,
         tw, th = round(o.shape[1] / z), round(o.shape[1] / z * ih / iw)
         if not (4 <= tw <= o.shape[1] and 4 <= th <= o.shape[0]):
             continue
-        crop, to_crop = _template(g, tw, th, centre)
+        crop, to_crop = centre_template(g, tw, th, centre)
         if min(crop.shape) < 4 or crop.std() < 1e-3:
             continue
         _, scores[n], _, loc = cv2.minMaxLoc(cv2.matchTemplate(o, crop, cv2.TM_CCOEFF_NORMED))
@@ -112,9 +124,7 @@ def coarse_search(inner: np.ndarray, outer: np.ndarray, zooms: np.ndarray,
     best = int(np.argmax(scores))
     z = float(zooms[best])
     if 0 < best < len(zooms) - 1 and min(scores[best - 1], scores[best + 1]) > -1:
-        y0, y1, y2 = scores[best - 1:best + 2]
-        if y0 - 2 * y1 + y2 < 0:
-            z *= math.exp(math.log(zooms[best + 1] / zooms[best]) * 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2))
+        z *= math.exp(math.log(zooms[best + 1] / zooms[best]) * parabola_shift(*scores[best - 1:best + 2]))
     return z, float(centres[best, 0]), float(centres[best, 1]), float(scores[best])
 
 
@@ -169,7 +179,7 @@ def refine(inner: np.ndarray, outer: np.ndarray, zoom: float, cx: float, cy: flo
     rx, ry = o.shape[1] / outer.shape[1], o.shape[0] / outer.shape[0]
     tw = max(8, round(outer.shape[1] * rx / zoom))
     th = max(8, round(tw * ih / iw))
-    crop, to_crop = _template(inner.astype(np.float32), tw, th, centre, blur=ECC_BLUR)
+    crop, to_crop = centre_template(inner.astype(np.float32), tw, th, centre, blur=ECC_BLUR)
     ccx, ccy = _centre_px(to_crop, iw, ih)
     warp = np.array([[1, 0, (cx + 0.5) * rx - 0.5 - ccx], [0, 1, (cy + 0.5) * ry - 0.5 - ccy]], np.float32)
 
@@ -184,11 +194,11 @@ def refine(inner: np.ndarray, outer: np.ndarray, zoom: float, cx: float, cy: flo
     try:
         for _ in range(2):  # the second pass leaves out what the first found not to match
             gain, offset = fit_colours(crop, under(warp), mask)
+            matched = _grey(crop * gain + offset)
             # gaussFiltSize 1: ECC's own smoothing biases the scale by ~0.1%; both images are
             # already blurred whole, before the template is cropped
-            rho, warp = cv2.findTransformECCWithMask(_grey(crop * gain + offset), o_grey, mask, None, warp,
-                                                     cv2.MOTION_AFFINE, criteria, 1)
-            mask = mismatch_mask(_grey(crop * gain + offset), _grey(under(warp)))
+            rho, warp = cv2.findTransformECCWithMask(matched, o_grey, mask, None, warp, cv2.MOTION_AFFINE, criteria, 1)
+            mask = mismatch_mask(matched, _grey(under(warp)))
         gain, offset = fit_colours(crop, under(warp), mask)
     except cv2.error:
         rho = 0.0
@@ -201,7 +211,7 @@ def register_pair(inner: np.ndarray, outer: np.ndarray, zoom_prior: float | None
                   names: tuple[str, str] = ("inner", "outer")) -> PairFit:
     """Scale and offset of `inner` inside `outer`, to sub-pixel accuracy, with a confidence."""
     lo, hi = search_range(zoom_prior)
-    zooms = np.exp(np.arange(math.log(lo), math.log(hi) + 1e-9, math.log(1.03)))
+    zooms = zoom_grid(lo, hi, 1.03)
     z, cx, cy, score = coarse_search(inner, outer, zooms)
     matrix, rho, gain, bias = refine(inner, outer, z, cx, cy)
     a = math.sqrt(abs(np.linalg.det(matrix[:2, :2])))  # similarity part (shear/rotation dropped)
@@ -243,7 +253,7 @@ def outermost_first(images: list[np.ndarray], zoom_prior: float | None = None) -
     """Whether the set runs outermost first: at both ends, the first image sits inside the second
     clearly worse than the second inside the first."""
     lo, hi = search_range(zoom_prior)
-    zooms = np.exp(np.arange(math.log(lo), math.log(hi) + 1e-9, math.log(1.05)))
+    zooms = zoom_grid(lo, hi, 1.05)
     votes = []
     for a, b in {(0, 1), (len(images) - 2, len(images) - 1)}:
         forward = coarse_search(images[a], images[b], zooms)[3]
@@ -279,10 +289,8 @@ def placed_stack(images: list[np.ndarray], names: list[str], fits: list[PairFit]
 
 
 def midjourney_note(zoom: float) -> str:
-    for value, label in ((4 / 3, "Midjourney 1.5x button"),):
-        if abs(zoom / value - 1) < 0.004:
-            return f" ({label})"
-    return ""
+    """Midjourney's "1.5x" zoom-out button really zooms 4/3: say so when that is what we measured."""
+    return " (Midjourney 1.5x button)" if abs(zoom * 3 / 4 - 1) < 0.004 else ""
 
 
 def describe(fits: list[PairFit]) -> str:

@@ -51,7 +51,7 @@ class Renderer:
     def __init__(self, stack: Stack, out_w: int, out_h: int, crop: float = 0.8):
         self.stack, self.out_w, self.out_h, self.crop = stack, out_w, out_h, crop
         for layer in stack.layers:  # build every pyramid now: render() may run in several threads
-            layer.level(layer.max_level())
+            layer.padded_level(layer.max_level())
         widths = [fit_width(layer, out_w, out_h) for layer in stack.layers]
         self._fit = np.array(widths)
         # log width over which a layer's fade band grows to full: its whole zoom step

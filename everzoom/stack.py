@@ -49,14 +49,11 @@ class Layer:
         """Deepest pyramid level that is still at least 2 pixels on its short side."""
         return max(0, int(math.log2(min(self.image.shape[:2]) / 2)))
 
-    def level(self, n: int) -> np.ndarray:
-        """Pyramid level n as RGBA (OpenCV resamples 4 channels over twice as fast as 3), built
-        once, on first use. Level-n pixel j sits at level-0 pixel j*2**n."""
-        return self.padded_level(n)[PAD:-PAD, PAD:-PAD]
-
     def padded_level(self, n: int) -> np.ndarray:
-        """Level n with a replicated border of PAD pixels: resampling near the layer's edge then
-        reads real memory instead of assembling a border for every frame."""
+        """Pyramid level n as RGBA (OpenCV resamples 4 channels over twice as fast as 3) with a
+        replicated border of PAD pixels, so resampling near the layer's edge reads real memory
+        instead of assembling a border for every frame. Built once, on first use. Level-n pixel j
+        (index j + PAD) sits at level-0 pixel j*2**n."""
         if not self._pyramid:
             rgba = cv2.cvtColor(self.image, cv2.COLOR_RGB2RGBA)
             self._pyramid.append(cv2.copyMakeBorder(rgba, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE))
@@ -95,7 +92,8 @@ class View:
 
 
 def layer_affine(layer: Layer, level: int, view: View, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """2x3 matrix from pixel indices of `layer.level(level)` to frame pixel indices minus `origin`."""
+    """2x3 matrix from pixel indices of pyramid level `level` (border excluded) to frame pixel
+    indices minus `origin`."""
     step = 2 ** level
     s = layer.pixel * step / view.pixel
     left, top, _, _ = layer.rect()
