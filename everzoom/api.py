@@ -81,7 +81,7 @@ def build_stack(images: list[np.ndarray], names: list[str], opts: RenderOptions,
     images, names = _innermost_first(images, names, opts.zoom_factor)
     fits = register(images, names, opts.zoom_factor, progress=_stage(progress, "register"))
     log.info(describe(fits))
-    check(fits, opts.force, opts.zoom_factor)
+    check(fits, opts.force)
     good = [f.zoom for f in fits if f.ok]
     zoom = float(np.median(good)) if good else (opts.zoom_factor or DEFAULT_ZOOM)
     fits = [f if f.ok else nominal_fit(images[k], images[k + 1], zoom, (f.inner, f.outer)) for k, f in enumerate(fits)]
