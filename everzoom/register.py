@@ -11,8 +11,10 @@ Per consecutive pair (image k inside image k+1):
    Its normal equations also give each parameter's uncertainty.
 3. Confidence: the correlation of the two images' *detail* (a band-pass of what both carry) over
    the compared region after alignment. Smooth gradients correlate with almost anything, detail
-   only with itself: 1 is the same detail, 0 unrelated. A pair is accepted at MIN_CONFIDENCE or
-   above, with its zoom factor inside the searched range and its footprint inside the outer image.
+   only with itself: 1 is the same detail, 0 unrelated. A pair is accepted when its confidence
+   beats both MIN_CONFIDENCE and, clearly, what unrelated detail reaches by chance (which
+   depends on how much detail there is to compare), more so off centre, with its zoom factor
+   inside the searched range and its footprint inside the outer image.
 4. The series: the zoom factors of a series are nearly equal, so each pair's factor is pulled
    towards the series' common factor by as much as its own uncertainty allows (small images
    measure poorly alone), and a refused pair is searched again near that factor.
@@ -46,9 +48,14 @@ SOFTEN = (0.0, 0.7, 1.4, 2.8)  # extra blur tried on the shrunk inner image to m
 COARSE_SOFTEN = (0.0, 1.2)    # the same for the coarse search, at its smaller size
 CANDIDATES = 3                # coarse peaks refined when the best is not convincing
 CONVINCING = 0.75             # a refined confidence this high ends the search
-CENTRE_PRIOR = 1.0            # correlation asked extra of a footprint off centre, per (offset / half width)^2
+CENTRE_PRIOR = 2.0            # correlation asked extra of a footprint off centre, per (offset / half width)^2
 BLOCKS = 8                    # colours are compared as the means of BLOCKS x BLOCKS blocks
-MIN_CONFIDENCE = 0.5          # detail correlation below this: the pair does not match
+MIN_CONFIDENCE = 0.55         # detail correlation a centred pair needs, searched over every zoom and position,
+MIN_SIGNIFICANCE = 2.0        # ... and that many times what unrelated detail reaches by chance (see Acceptance);
+GUIDED_CONFIDENCE = 0.3       # searched again only near the series' factor (RETRY_SPAN) and near the centre
+GUIDED_SIGNIFICANCE = 1.5     # (GUIDED_NEAR of the width), where far fewer chance matches could come from
+GUIDED_NEAR = 0.1
+MIN_DETAIL = 1.0              # grey levels (rms) of detail an image needs to be placed by it
 SNAP_SIGMAS = 2.0             # a pair within this many standard errors of a perfect series is placed exactly,
 SNAP_OFFSET = 0.2             # or within this many pixels
 SNAP_ZOOM = 0.001             # and this relative zoom
@@ -67,6 +74,7 @@ class PairFit:
     zoom: float                  # outer world width / inner world width
     offset: tuple[float, float]  # inner centre minus outer centre, in outer pixels
     confidence: float            # detail correlation after alignment, -1..1
+    samples: float = 0.0         # independent samples of detail the confidence rests on
     zoom_sd: float = 0.0         # standard error of log(zoom)
     offset_sd: float = 0.0       # standard error of the offset, outer pixels
     problem: str = ""            # why the placement is implausible, if it is
@@ -80,7 +88,8 @@ class PairFit:
     def as_dict(self) -> dict:
         return {"inner": self.inner, "outer": self.outer, "zoom_factor": round(self.zoom, 6),
                 "offset_px": [round(self.offset[0], 3), round(self.offset[1], 3)],
-                "confidence": round(self.confidence, 4), "zoom_sd": round(self.zoom_sd, 6),
+                "confidence": round(self.confidence, 4), "detail_samples": round(self.samples, 1),
+                "zoom_sd": round(self.zoom_sd, 6),
                 "offset_sd_px": round(self.offset_sd, 4), "ok": self.ok, "problem": self.problem}
 
 
@@ -143,14 +152,16 @@ class Candidate:
 
 
 def candidates(inner: np.ndarray, outer: np.ndarray, zooms: np.ndarray, count: int = CANDIDATES,
-               centre: float = CENTRE) -> list[Candidate]:
+               centre: float = CENTRE, near: float = 1.0) -> list[Candidate]:
     """The best `count` distinct placements of the inner image in the outer one, over candidate
     zoom factors and every position, best first (nearer the centre preferred).
 
     The shrunk inner image carries detail up to the reduced outer image's Nyquist frequency,
     while a soft outer image (an outpainter's, or one never sharper than half its resolution)
     carries less; each template is therefore also tried softened (SOFTEN), and the best
-    correlation per position kept. Each peak's zoom is refined by a parabola over the zooms."""
+    correlation per position kept. Each peak's zoom is refined by a parabola over the zooms.
+    Only placements whose centre lies within `near` of the width from the outer image's centre
+    count."""
     o = cv2.GaussianBlur(grey(outer, COARSE_SIDE), (0, 0), 0.5)
     r = o.shape[1] / outer.shape[1]
     g = grey(inner, 2 * COARSE_SIDE)
@@ -183,7 +194,9 @@ def candidates(inner: np.ndarray, outer: np.ndarray, zooms: np.ndarray, count: i
                 shift = parabola_shift(float(maps[n - 1][y, x]), score, float(maps[n + 1][y, x]))
                 z *= math.exp(math.log(zooms[n + 1] / zooms[n]) * shift)
             cx, cy = geometry[n] + (x, y)
-            peaks.append(Candidate(score, z, (cx + 0.5) / r - 0.5, (cy + 0.5) / r - 0.5))
+            c = Candidate(score, z, (cx + 0.5) / r - 0.5, (cy + 0.5) / r - 0.5)
+            if max(abs(c.cx - (outer.shape[1] - 1) / 2), abs(c.cy - (outer.shape[0] - 1) / 2)) <= near * outer.shape[1]:
+                peaks.append(c)
     peaks.sort(key=lambda c: c.rank(outer.shape), reverse=True)
     distinct: list[Candidate] = []
     near = 0.05 * outer.shape[1]
@@ -237,16 +250,34 @@ def mismatch_mask(template: np.ndarray, seen: np.ndarray, most: float = 0.3) -> 
     return np.where(residual <= limit, 255, 0).astype(np.uint8)
 
 
-def detail_correlation(a: np.ndarray, b: np.ndarray, sigma: float) -> float:
-    """Correlation of the detail of two aligned grey images: each minus its Gaussian blur of
-    `sigma` pixels (what is left is the structure finer than that, which smooth gradients and
-    colour casts do not share by chance)."""
-    da = a - cv2.GaussianBlur(a, (0, 0), sigma)
-    db = b - cv2.GaussianBlur(b, (0, 0), sigma)
-    da -= da.mean()
-    db -= db.mean()
+def detail_correlation(a: np.ndarray, b: np.ndarray, sigma: float,
+                       region: tuple[slice, slice] | None = None) -> tuple[float, float]:
+    """Correlation of the detail of two aligned grey images over `region` (default: all), and
+    how many independent samples of detail it rests on.
+
+    Detail is each image minus its Gaussian blur of `sigma` pixels: the structure finer than
+    that, which smooth gradients and colour casts do not share by chance. Pixels within 2 sigma
+    of the images' borders, where the blur would invent detail of its own, are left out. The
+    samples are the compared area over the area one feature of that detail covers (2 pi l^2,
+    with l^2 = var(d) / var(grad d), the correlation length of a smooth random field). 0 where
+    either image has less detail than MIN_DETAIL grey levels (rms): there only interpolation
+    ripples would correlate."""
+    h, w = a.shape
+    rows, cols = region or (slice(0, h), slice(0, w))
+    m = int(math.ceil(2 * sigma))
+    y0, y1 = max(rows.start, min(m, h // 3)), min(rows.stop, h - min(m, h // 3))
+    x0, x1 = max(cols.start, min(m, w // 3)), min(cols.stop, w - min(m, w // 3))
+    da = (a - cv2.GaussianBlur(a, (0, 0), sigma))[y0:y1, x0:x1]
+    db = (b - cv2.GaussianBlur(b, (0, 0), sigma))[y0:y1, x0:x1]
+    da = da - da.mean()
+    db = db - db.mean()
+    if min(float(da.std()), float(db.std())) < MIN_DETAIL:
+        return 0.0, 0.0  # too little detail to place by it
+    slopes = sum(float(np.var(np.diff(d, axis=axis))) for d in (da, db) for axis in (0, 1))
+    length2 = 2 * (float(da.var()) + float(db.var())) / max(slopes, 1e-9)
+    samples = da.size / (2 * math.pi * max(length2, 0.25))
     norm = math.sqrt(float((da * da).sum()) * float((db * db).sum()))
-    return float((da * db).sum()) / norm if norm > 1e-6 else 0.0
+    return float((da * db).sum()) / norm, samples
 
 
 @dataclass
@@ -316,6 +347,7 @@ def lucas_kanade(template: np.ndarray, outer: np.ndarray, warp: _Similarity, wei
 class _Refined:
     matrix: np.ndarray   # 3x3, inner px -> outer px
     confidence: float
+    samples: float       # independent samples of detail the confidence rests on
     zoom_sd: float
     offset_sd: float
     gain: np.ndarray
@@ -390,20 +422,44 @@ def refine(inner: np.ndarray, outer: np.ndarray, start: Candidate, passes: int =
             t = template(soften, crop)[0]
             mask_full = np.full((th, tw), 255, np.uint8)
             mask_full[crop[0], crop[1]] = mismatch_mask(t, crop[2].sample(o_grey, t.shape))
-        crop = cropped(centre)
-        t, gain, bias = template(soften, crop)
-        confidence = detail_correlation(t, crop[2].sample(o_grey, t.shape), sigma=max(3.0, min(t.shape) / 8))
+        rows, cols, _ = cropped(centre)
+        _, gain, bias = template(soften, cropped(centre))
+        whole = grey(softened[soften] * gain + bias)  # the detail is taken with the context around
+        confidence, samples = detail_correlation(whole, warp.sample(o_grey, whole.shape),
+                                                 max(3.0, min(rows.stop - rows.start, cols.stop - cols.start) / 8),
+                                                 (rows, cols))
     except (cv2.error, np.linalg.LinAlgError):
-        confidence = -1.0
+        confidence, samples = -1.0, 0.0
     to_outer = np.array([[1 / rx, 0, 0.5 / rx - 0.5], [0, 1 / ry, 0.5 / ry - 0.5], [0, 0, 1]])
     total = to_outer @ np.vstack([warp.matrix().astype(np.float64), [0, 0, 1]]) @ to_small
     zoom_sd = math.sqrt(max(cov[0, 0], 0.0)) / max(warp.s, 1e-9)
     offset_sd = math.sqrt(max(cov[1, 1], cov[2, 2], 0.0)) / rx
-    return _Refined(total, confidence, zoom_sd, offset_sd, gain, bias)
+    return _Refined(total, confidence, samples, zoom_sd, offset_sd, gain, bias)
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """What a pair's detail correlation must reach: `least`, and `significance` times the
+    spread that unrelated detail resting on the same number of independent samples shows by
+    chance (1 / sqrt(samples)), plus CENTRE_PRIOR for being off centre (outpainting keeps the
+    inner image near the middle; a chance match is as likely anywhere)."""
+
+    least: float = MIN_CONFIDENCE
+    significance: float = MIN_SIGNIFICANCE
+
+    def needed(self, samples: float, offset: tuple[float, float], outer_shape) -> float:
+        h, w = outer_shape[:2]
+        off = _off_centre((w - 1) / 2 + offset[0], (h - 1) / 2 + offset[1], outer_shape)
+        chance = self.significance / math.sqrt(samples) if samples > 0 else math.inf
+        return max(self.least, chance) + CENTRE_PRIOR * off
+
+
+SEARCH = Acceptance()
+GUIDED = Acceptance(GUIDED_CONFIDENCE, GUIDED_SIGNIFICANCE)
 
 
 def _fit(inner: np.ndarray, outer: np.ndarray, names: tuple[str, str], refined: _Refined,
-         zoom_range: tuple[float, float]) -> PairFit:
+         zoom_range: tuple[float, float], accept: Acceptance) -> PairFit:
     """The pair fit of a refined placement, with what makes it implausible, if anything."""
     matrix = refined.matrix
     a = float(matrix[0, 0])
@@ -419,21 +475,23 @@ def _fit(inner: np.ndarray, outer: np.ndarray, names: tuple[str, str], refined: 
         problem = f"zoom {zoom:.3g} is outside the searched {lo:.3g}-{hi:.3g}"
     elif abs(offset[0]) + 0.5 * ow / zoom > 0.5 * ow + 1 or abs(offset[1]) + 0.5 * oh / zoom > 0.5 * oh + 1:
         problem = "its footprint would reach outside the outer image"
-    elif refined.confidence < needed_confidence(offset, outer.shape):
+    elif refined.confidence < accept.needed(refined.samples, offset, outer.shape):
         problem = (f"its detail correlates only {refined.confidence:.2f} with the best spot "
-                   f"(needs {needed_confidence(offset, outer.shape):.2f} there)")
+                   f"(needs {accept.needed(refined.samples, offset, outer.shape):.2f} there)")
     return PairFit(names[0], names[1], a, float(tx), float(ty), float(zoom), offset, refined.confidence,
-                   refined.zoom_sd, refined.offset_sd, problem, refined.gain, refined.bias)
+                   refined.samples, refined.zoom_sd, refined.offset_sd, problem, refined.gain, refined.bias)
 
 
 def register_pair(inner: np.ndarray, outer: np.ndarray, zoom_prior: float | None = None,
-                  names: tuple[str, str] = ("inner", "outer"), span: float = PRIOR_SPAN) -> PairFit:
-    """Scale and offset of `inner` inside `outer`, to sub-pixel accuracy, with a confidence."""
+                  names: tuple[str, str] = ("inner", "outer"), span: float = PRIOR_SPAN,
+                  accept: Acceptance = SEARCH, near: float = 1.0) -> PairFit:
+    """Scale and offset of `inner` inside `outer`, to sub-pixel accuracy, with a confidence;
+    only placements within `near` of the outer image's width from its centre are tried."""
     zoom_range = search_range(zoom_prior, span)
     best: PairFit | None = None
-    for start in candidates(inner, outer, zoom_grid(*zoom_range, COARSE_STEP)):
-        fit = _fit(inner, outer, names, refine(inner, outer, start), zoom_range)
-        if best is None or _merit(fit, outer.shape) > _merit(best, outer.shape):
+    for start in candidates(inner, outer, zoom_grid(*zoom_range, COARSE_STEP), near=near):
+        fit = _fit(inner, outer, names, refine(inner, outer, start), zoom_range, accept)
+        if best is None or _merit(fit, outer.shape, accept) > _merit(best, outer.shape, accept):
             best = fit
         if best.ok and best.confidence >= CONVINCING:
             break
@@ -443,19 +501,11 @@ def register_pair(inner: np.ndarray, outer: np.ndarray, zoom_prior: float | None
     return best
 
 
-def needed_confidence(offset: tuple[float, float], outer_shape) -> float:
-    """The detail correlation a placement needs to be believed: MIN_CONFIDENCE at the centre of
-    the outer image, more the further off centre (outpainting keeps the inner image near the
-    middle, and a chance match is as likely anywhere)."""
-    h, w = outer_shape[:2]
-    return MIN_CONFIDENCE + CENTRE_PRIOR * _off_centre((w - 1) / 2 + offset[0], (h - 1) / 2 + offset[1], outer_shape)
-
-
-def _merit(fit: PairFit, outer_shape) -> float:
+def _merit(fit: PairFit, outer_shape, accept: Acceptance) -> float:
     """Which of two refined placements to believe: by how much its correlation beats the one
     it needs; an implausible size or position loses to any other."""
     geometry_problem = fit.problem and not fit.problem.startswith("its detail")
-    return fit.confidence - needed_confidence(fit.offset, outer_shape) - (2.0 if geometry_problem else 0.0)
+    return fit.confidence - accept.needed(fit.samples, fit.offset, outer_shape) - (2.0 if geometry_problem else 0.0)
 
 
 def nominal_fit(inner: np.ndarray, outer: np.ndarray, zoom: float, names: tuple[str, str]) -> PairFit:
@@ -551,7 +601,8 @@ def register(images: list[np.ndarray], names: list[str], zoom_prior: float | Non
         return fits
     for k, f in enumerate(fits):
         if not f.ok:
-            again = register_pair(images[k], images[k + 1], series[0], (f.inner, f.outer), RETRY_SPAN)
+            again = register_pair(images[k], images[k + 1], series[0], (f.inner, f.outer), RETRY_SPAN,
+                                  GUIDED, GUIDED_NEAR)
             if again.ok:
                 fits[k] = again
     return pool(fits, images, *series_zoom(fits))

