@@ -1,37 +1,77 @@
-"""Render options, checked once for the API and both command lines alike."""
+"""Render options: each defined once, here (name, type, default, help, command-line flags), and
+checked once for the API and every command line alike. The click options of `everzoom render`,
+`everzoom make` and `infinite_zoom.py` are generated from these fields (cli.render_options),
+and the README's option table is checked against them (tests/test_docs.py)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
 
 from .errors import EverzoomError
+from .formats import PRESETS
 from .path import EASINGS
-from .sinks import PRESETS
 
 MAX_SIDE = 8192
 MIN_SIDE = 16
 
 
+def option(default: Any, *flags: str, help: str, legacy: tuple[str, ...] = (), legacy_default: Any = MISSING,
+           metavar: str | None = None, choices: tuple[str, ...] | None = None, kind: type | None = None,
+           negate: bool = False, shown: str | None = None):
+    """A RenderOptions field with its command-line flags.
+
+    `legacy`: the extra spellings infinite_zoom.py accepts (the original script's long forms),
+    `legacy_default`: its own default there; `negate`: a --no-x flag that turns a default-on
+    option off; `shown`: the default as the README and --help show it, where not the value."""
+    cli = dict(flags=flags, help=help, legacy=legacy, legacy_default=legacy_default, metavar=metavar,
+               choices=choices, kind=kind, negate=negate, shown=shown)
+    return field(default=default, metadata={"cli": cli})
+
+
 @dataclass
 class RenderOptions:
-    zoom_factor: float | None = None  # None: measure it (registration); 2 with align=False
-    steps: int = 100                  # frames per zoom-factor step
-    duration: float | None = None     # seconds of zoom, instead of steps
-    crop: float = 0.8                 # trusted fraction of each inner image
-    fps: float = 30.0
-    reverse: bool = False             # zoom out instead of in
-    hold: float = 0.0                 # seconds held still at start and end
-    size: tuple[int, int] | None = None
-    debug: bool = False
-    easing: str = "none"
-    crf: int = 18
-    preset: str = "medium"
-    draft: bool = False               # half size, fast preset
-    overwrite: bool = False
-    align: bool = True                # measure placements (register) instead of assuming them
-    color_match: bool = True
-    force: bool = False               # render despite low-confidence registration
-    auto_sort: bool = False
+    zoom_factor: float | None = option(
+        None, "-zf", "--zoom-factor", kind=float, legacy=("--ZoomFactor",), shown="measured",
+        help="Zoom factor between consecutive images (Midjourney's '1.5x' is really 4/3). Default: measured "
+             "per pair (1.1 to 4.5); given, it is the prior the measurement refines, and used as is with "
+             "--no-align (where the default is 2); a folder made by `everzoom generate` supplies its own.")
+    steps: int = option(100, "-zs", "--steps", kind=int, legacy=("--ZoomSteps",),
+                        help="Frames per zoom-factor step.")
+    duration: float | None = option(None, "--duration", kind=float, metavar="SECONDS",
+                                    help="Seconds of zoom, instead of --steps (holds come on top).")
+    crop: float = option(0.8, "-zc", "--crop", kind=float, legacy=("--ZoomCrop",),
+                         help="Fraction of each inner image that is trusted; the border band outside it fades "
+                              "into the image behind (1 = trust it all).")
+    fps: float = option(30.0, "-fps", "--fps", kind=float, legacy=("--FramesPerSecond",), legacy_default=60.0,
+                        help="Frames per second.")
+    reverse: bool = option(False, "-rev", "--reverse", legacy=("--Reverse",),
+                           help="Zoom out (start at the innermost image) instead of in.")
+    hold: float = option(0.0, "-d", "--hold", kind=float, legacy=("--Delay",), metavar="SECONDS",
+                         help="Seconds to hold still at the start and at the end.")
+    size: tuple[int, int] | None = option(None, "--size", metavar="WxH", shown="image size",
+                                          help="Output size (video codecs need even sides); another aspect "
+                                               "ratio shows a centre crop.")
+    debug: bool = option(False, "-dbg", "--debug", legacy=("--Debug",),
+                         help="Overlays: every layer's rectangle and centre (green: drawn), frame index, zoom "
+                              "level, drawn layers.")
+    easing: str = option("none", "--easing", choices=EASINGS,
+                         help="ease-in-out: start and stop gently (constant speed in between).")
+    crf: int = option(18, "--crf", kind=int, help="H.264 quality (lower is better).")
+    preset: str = option("medium", "--preset", choices=PRESETS, shown="medium (veryfast with --draft)",
+                         help="H.264 speed/size trade-off.")
+    draft: bool = option(False, "--draft", help="Quick preview: half size, veryfast preset.")
+    overwrite: bool = option(False, "--overwrite",
+                             help="Replace the frames in an existing frames folder (a video file is always "
+                                  "replaced).")
+    auto_sort: bool = option(False, "-as", "--auto-sort", legacy=("--AutoSort",),
+                             help="Order the images automatically (file names do not matter); strays are left "
+                                  "out and named.")
+    align: bool = option(True, "--no-align", negate=True,
+                         help="Do not measure the placements: assume perfect centring and the zoom factor.")
+    color_match: bool = option(True, "--no-color-match", negate=True,
+                               help="Keep each image's own colours in its border band.")
+    force: bool = option(False, "--force", help="Render even when some image pairs do not match.")
 
     @classmethod
     def from_kwargs(cls, **kwargs) -> "RenderOptions":
@@ -67,12 +107,16 @@ class RenderOptions:
             raise EverzoomError(f"--preset must be one of {', '.join(PRESETS)}, not {self.preset}")
 
 
+def cli_fields():
+    """(field, its command-line metadata) for every render option, in definition order."""
+    return [(f, f.metadata["cli"]) for f in fields(RenderOptions)]
+
+
 def check_size(size: tuple[int, int]) -> tuple[int, int]:
+    """A plausible output size (video codecs also need even sides: formats.VideoSettings.check_size)."""
     w, h = size
     if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
         raise EverzoomError(f"--size {w}x{h} is out of range: each side must be {MIN_SIDE} to {MAX_SIDE} pixels")
-    if w % 2 or h % 2:
-        raise EverzoomError(f"--size {w}x{h} must be even on both sides (H.264 yuv420p needs it)")
     return w, h
 
 

@@ -52,6 +52,10 @@ def schedule(entries: list[tuple[int | None, str]], images: int) -> list[str]:
         raise EverzoomError(f"a prompt is pinned to image {pinned[-1]}, but only {images} images are made (0..{images - 1})")
     if starts[0] is None:
         starts[0] = 0
+    elif starts[0] > 0:
+        first = "image 0" if starts[0] == 1 else f"images 0-{starts[0] - 1}"
+        raise EverzoomError(f"the first prompt is pinned to image {starts[0]}, so {first} would have no prompt: "
+                            "pin it to 0, or add a prompt before it")
     # unpinned prompts share the span up to the next pin (or the end) equally
     i = 0
     while i < len(starts):

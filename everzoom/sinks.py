@@ -1,55 +1,130 @@
 """Streaming frame writers. Nothing appears at the target path until the last frame is written:
-frames go to a temporary file or folder beside the target, renamed on success, removed on error
-or Ctrl-C."""
+frames go to a temporary file or folder beside the target, renamed on success (with the
+permissions a new file would get), removed on any error or Ctrl-C, also a second Ctrl-C during
+the clean-up. Missing parent folders are made only when writing starts, and removed again
+when it fails."""
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .errors import EverzoomError
+from .ffmpeg import Encoder
+from .formats import VideoSettings, output_kind
 
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
-
-
-def output_kind(path: str | Path) -> str:
-    """'video' for .mp4/.mkv/.mov, 'frames' for a name without extension."""
-    suffix = Path(path).suffix.lower()
-    if suffix in VIDEO_SUFFIXES:
-        return "video"
-    if suffix == "":
-        return "frames"
-    raise EverzoomError(f"output {path}: unsupported extension {suffix} "
-                        f"(use {', '.join(VIDEO_SUFFIXES)}, or a name without extension for PNG frames)")
+__all__ = ["Sink", "VideoSink", "FramesSink", "check_output", "open_sink", "output_kind", "creating"]
 
 
-def _writable_parent(path: Path) -> Path:
-    parent = path.parent if str(path.parent) else Path(".")
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish(tmp: Path, target: Path) -> None:
+    """Rename `tmp` to `target`, with the permissions a file or folder made there would have
+    (temporary files are private: 0600 / 0700)."""
+    tmp.chmod((0o777 if tmp.is_dir() else 0o666) & ~_umask())
+    tmp.replace(target)
+
+
+def nearest_existing(path: Path) -> Path:
+    """`path` or its nearest ancestor that exists."""
+    path = path.absolute()
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def check_parent(path: Path) -> None:
+    """Refuse, before any work, a target whose folder cannot be made or written."""
+    existing = nearest_existing(Path(path).parent if str(Path(path).parent) else Path("."))
+    if not existing.is_dir():
+        raise EverzoomError(f"output folder {Path(path).parent} cannot be created: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise EverzoomError(f"output folder {existing} is not writable")
+
+
+class NewFolders:
+    """The missing folders on the way to `folder`, made now; `undo` removes them again (those
+    still empty), for a run that failed."""
+
+    def __init__(self, folder: Path):
+        self.made: list[Path] = []
+        for parent in reversed([folder, *folder.parents]):
+            if not parent.exists():
+                try:
+                    parent.mkdir()
+                except OSError as exc:
+                    self.undo()
+                    raise EverzoomError(f"output folder {folder} cannot be created: {exc.strerror or exc}") from None
+                self.made.append(parent)
+
+    def undo(self) -> None:
+        for folder in reversed(self.made):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        self.made = []
+
+
+@contextmanager
+def creating(folder: Path):
+    """`folder` and its missing parents for the duration of the body; removed if it fails."""
+    folders = NewFolders(folder)
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise EverzoomError(f"output folder {parent} cannot be created: {exc.strerror or exc}") from None
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise EverzoomError(f"output folder {parent} is not writable")
-    return parent
+        yield
+    except BaseException:
+        folders.undo()
+        raise
+
+
+@contextmanager
+def _no_interrupts():
+    """Hold SIGINT back (on the main thread) while cleaning up; it arrives right after."""
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    except (AttributeError, ValueError, OSError):
+        old = None
+    try:
+        yield
+    finally:
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 class Sink:
     """Context manager: `write` frames; commits on a clean exit, discards on any exception."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._folders = NewFolders(self.path.parent)
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
-            self.commit()
+            try:
+                self.commit()
+            except BaseException:
+                self._discard()
+                raise
         else:
+            self._discard()
+
+    def _discard(self) -> None:
+        with _no_interrupts():
             self.abort()
+            self._folders.undo()
 
     def write(self, frame: np.ndarray) -> None:
         raise NotImplementedError
@@ -62,57 +137,40 @@ class Sink:
 
 
 class VideoSink(Sink):
-    """H.264 (yuv420p, CRF) through the ffmpeg that imageio-ffmpeg ships."""
+    """A video file through the bundled ffmpeg, encoded as `settings` say (codec, quality,
+    colour conversion and tags)."""
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: float,
-                 crf: int = 18, preset: str = "medium", codec: str = "libx264"):
-        import imageio_ffmpeg
-
-        self.path = Path(path)
-        parent = _writable_parent(self.path)
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{self.path.stem}.", suffix=f".part{self.path.suffix}")
+    def __init__(self, path: str | Path, width: int, height: int, fps: float, settings: VideoSettings):
+        super().__init__(Path(path))
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=".part")
         os.close(fd)
         self.tmp = Path(tmp)
-        params = ["-crf", str(crf), "-preset", preset]
-        if self.path.suffix.lower() in (".mp4", ".mov"):
-            params += ["-movflags", "+faststart"]
-        self._writer = imageio_ffmpeg.write_frames(
-            str(self.tmp), (width, height), fps=fps, codec=codec, pix_fmt_in="rgb24",
-            pix_fmt_out="yuv420p", quality=None, macro_block_size=1, ffmpeg_log_level="error",
-            output_params=params)
         try:
-            self._writer.send(None)
-        except Exception:
-            self.tmp.unlink(missing_ok=True)
+            self._encoder = Encoder(self.tmp, width, height, fps, settings.output_args(width, height, fps))
+        except BaseException:
+            self._discard()
             raise
 
     def write(self, frame: np.ndarray) -> None:
-        try:
-            self._writer.send(np.ascontiguousarray(frame))
-        except OSError as exc:
-            raise EverzoomError(f"ffmpeg stopped while writing {self.path}: {exc}") from None
+        self._encoder.write(frame)
 
     def commit(self) -> None:
-        self._writer.close()
-        self.tmp.replace(self.path)
+        self._encoder.finish()
+        publish(self.tmp, self.path)
 
     def abort(self) -> None:
-        try:
-            self._writer.close()
-        except Exception:  # noqa: BLE001 - ffmpeg may already be gone; the temp file goes regardless
-            pass
+        self._encoder.kill() if hasattr(self, "_encoder") else None
         self.tmp.unlink(missing_ok=True)
 
 
 class FramesSink(Sink):
     """A folder of frame_00000.png ... (a folder that already holds frames needs overwrite=True)."""
 
-    def __init__(self, path: str | Path, overwrite: bool = False):
-        self.path = Path(path)
-        self.check_target(self.path, overwrite)
-        parent = _writable_parent(self.path)
-        self.tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.path.name}.part-"))
-        self.count = 0
+    def __init__(self, path: str | Path, overwrite: bool = False, first: int = 0):
+        self.check_target(Path(path), overwrite)
+        super().__init__(Path(path))
+        self.tmp = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.part-"))
+        self.count = first
 
     @staticmethod
     def check_target(path: Path, overwrite: bool) -> None:
@@ -129,13 +187,16 @@ class FramesSink(Sink):
         self.count += 1
 
     def commit(self) -> None:
+        mode = 0o666 & ~_umask()
+        for frame in self.tmp.iterdir():
+            frame.chmod(mode)
         if not self.path.exists():
-            self.tmp.rename(self.path)
+            publish(self.tmp, self.path)
             return
         for old in self.path.glob("frame_*.png"):
             old.unlink()
         for new in sorted(self.tmp.iterdir()):
-            new.rename(self.path / new.name)
+            new.replace(self.path / new.name)
         self.tmp.rmdir()
 
     def abort(self) -> None:
@@ -147,11 +208,11 @@ def check_output(path: str | Path, overwrite: bool = False) -> None:
     path = Path(path)
     if output_kind(path) == "frames":
         FramesSink.check_target(path, overwrite)
-    _writable_parent(path)
+    check_parent(path)
 
 
-def open_sink(path: str | Path, width: int, height: int, fps: float, crf: int = 18,
-              preset: str = "medium", overwrite: bool = False) -> Sink:
-    if output_kind(path) == "video":
-        return VideoSink(path, width, height, fps, crf=crf, preset=preset)
-    return FramesSink(path, overwrite=overwrite)
+def open_sink(path: str | Path, width: int, height: int, fps: float, settings: VideoSettings,
+              overwrite: bool = False) -> Sink:
+    if output_kind(path) == "frames":
+        return FramesSink(path, overwrite=overwrite)
+    return VideoSink(path, width, height, fps, settings)
