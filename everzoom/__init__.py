@@ -5,6 +5,8 @@
     for frame in everzoom.frames("input/forest", steps=10): ...
     images, order = everzoom.sort("downloads/")      # innermost first, strays left out
 """
+__version__ = "0.2.0"
+
 from .api import RenderResult, frames, inspect, plan, render, sort
 from .errors import EverzoomError
 from .images import load_images
@@ -13,4 +15,3 @@ from .stack import Layer, Stack, View
 
 __all__ = ["render", "frames", "plan", "sort", "inspect", "RenderResult", "RenderOptions", "EverzoomError",
            "load_images", "Stack", "Layer", "View"]
-__version__ = "0.1.0"

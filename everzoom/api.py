@@ -14,7 +14,7 @@ import numpy as np
 from .formats import VideoSettings
 from .images import load_images
 from .options import RenderOptions
-from .plan import Plan, Progress, innermost_first, make_plan, sort, stage
+from .planning import Plan, Progress, innermost_first, make_plan, sort, stage
 from .register import register
 from .sinks import check_output, open_sink
 from .stream import ordered_map

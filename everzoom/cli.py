@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import signal
 import sys
 from dataclasses import MISSING
 from pathlib import Path
@@ -343,6 +344,7 @@ def _main(command: click.Command, argv, prog_name: str) -> None:
         click.echo(f"{prog_name}: error: {exc}", err=True)
         code = 1
     except (KeyboardInterrupt, click.exceptions.Abort):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the exit short
         click.echo(f"{prog_name}: interrupted; {_on_interrupt['note']}", err=True)
         code = 130
     sys.exit(code or 0)

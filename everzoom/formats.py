@@ -17,7 +17,8 @@ from .errors import EverzoomError
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 BT709 = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
-TO_YUV = "scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int"
+TO_YUV = ("scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int,"
+          "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv")
 GIF_MAX_FPS = 50.0  # GIF's time base is 1/100 s: faster frames are not shown faster
 
 # extension -> (ffmpeg muxer, codecs it takes, default codec)

@@ -26,6 +26,7 @@ from .options import option
 from .outpaint import canvas_and_mask, check_overlap, default_overlap, paste_back, step_factor
 from .prompts import read as read_prompts
 from .prompts import schedule
+from .sinks import no_interrupts
 
 log = logging.getLogger("everzoom")
 
@@ -269,12 +270,13 @@ def generate(prompts_file: str | Path, folder: str | Path, opts: GenerateOptions
                               generator=generator, **common).images[0]
             image = paste_back(_to_rgb8(painted), small, opts.overlap)
         name = f"{k:03d}.png"
-        write_image(folder / name, image)
-        manifest["images"].append({"file": name, "prompt": prompts[k], "seed": seed,
-                                   "source": "start image" if k == 0 and opts.start_image else
-                                   ("text-to-image" if k == 0 else "inpainting")})
-        _write_manifest(folder, manifest)
-        state.done = k + 1
+        with no_interrupts():  # the image and its manifest entry land together
+            write_image(folder / name, image)
+            manifest["images"].append({"file": name, "prompt": prompts[k], "seed": seed,
+                                       "source": "start image" if k == 0 and opts.start_image else
+                                       ("text-to-image" if k == 0 else "inpainting")})
+            _write_manifest(folder, manifest)
+            state.done = k + 1
         previous = image
         if progress:
             progress("generate", k + 1, opts.images)

@@ -113,10 +113,10 @@ def containment(images: list[np.ndarray], zooms: np.ndarray,
                 if curve[j] == -1.0:
                     curve[j] = match(a, b, j)
             k = int(np.argmax(curve))
-            if not 0 < k < len(zooms) - 1 or curve[k - 1] == -1.0 or curve[k + 1] == -1.0:
-                continue  # no peak inside the range: not a link
             score[a, b] = curve[k]
-            zoom[a, b] = math.exp(math.log(zooms[k]) + step * parabola_shift(*curve[k - 1:k + 2]))
+            inside = 0 < k < len(zooms) - 1 and curve[k - 1] != -1.0 and curve[k + 1] != -1.0
+            # at the edge of the searched range the best zoom stands as it is (no parabola)
+            zoom[a, b] = math.exp(math.log(zooms[k]) + (step * parabola_shift(*curve[k - 1:k + 2]) if inside else 0.0))
             if score[a, b] >= LINK:  # a link: measure its zoom precisely, as registration does
                 zoom[a, b], _, _, again = coarse_search(fine[a], fine[b], zoom[a, b] * REFINE_SPAN)
                 if again < LINK:
@@ -265,10 +265,12 @@ def sort_images(images: list[np.ndarray], names: list[str],
     pos = positions(score, zoom, members)
     order = [members[i] for i in np.argsort(pos)]
     pos_sorted = np.sort(pos)
-    step = float(np.median(np.diff(pos_sorted)[np.diff(pos_sorted) > 0.05])) if len(order) > 2 else 1.0
+    gaps = np.diff(pos_sorted)
+    steps = gaps[gaps > math.log(ZOOMS[0]) / 2]  # a gap this small is no zoom step
+    step = float(np.median(steps)) if steps.size else 1.0
     kept = [order[0]]
     for i in range(1, len(order)):
-        if pos_sorted[i] - pos_sorted[i - 1] < SAME_STEP * step:  # two variants of one step
+        if gaps[i - 1] < min(SAME_STEP * step, math.log(ZOOMS[0]) / 2):  # two variants of one step
             a, b = order[i], kept[-1]
             others = [j for j in members if j not in (a, b)]
             keep, drop = (a, b) if _strength(score, a, others) > _strength(score, b, others) else (b, a)
@@ -276,6 +278,10 @@ def sort_images(images: list[np.ndarray], names: list[str],
             left_out[names[drop]] = f"another variant of the same step as {names[keep]}"
         else:
             kept.append(order[i])
+    if len(kept) < 2:
+        gone = "; ".join(f"{n}: {why}" for n, why in left_out.items())
+        raise EverzoomError(f"only {names[kept[0]]} is left once the images that do not belong are left out "
+                            f"({gone}): a zoom needs at least two")
     timings["ordering"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     links = []

@@ -19,7 +19,7 @@ from .errors import EverzoomError
 from .ffmpeg import Encoder
 from .formats import VideoSettings, output_kind
 
-__all__ = ["Sink", "VideoSink", "FramesSink", "check_output", "open_sink", "output_kind", "creating"]
+__all__ = ["Sink", "VideoSink", "FramesSink", "check_output", "open_sink", "output_kind", "creating", "no_interrupts"]
 
 
 def _umask() -> int:
@@ -88,7 +88,7 @@ def creating(folder: Path):
 
 
 @contextmanager
-def _no_interrupts():
+def no_interrupts():
     """Hold SIGINT back (on the main thread) while cleaning up; it arrives right after."""
     try:
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -122,7 +122,7 @@ class Sink:
             self._discard()
 
     def _discard(self) -> None:
-        with _no_interrupts():
+        with no_interrupts():
             self.abort()
             self._folders.undo()
 

@@ -1,6 +1,8 @@
 """Fixtures: synthetic outpainted sets with exact ground truth, and an in-process CLI runner."""
 from __future__ import annotations
 
+import re
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,3 +74,21 @@ def run_cli(capsys):
 
 def read_png_frames(folder: Path) -> list[np.ndarray]:
     return [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted(folder.glob("frame_*.png"))]
+
+
+def decode_video(path: Path) -> list[np.ndarray]:
+    """Every frame of a video as RGB, decoded by the bundled ffmpeg honouring the stream's
+    colour tags (an untagged stream is read as ffmpeg reads it: BT.601)."""
+    from everzoom.ffmpeg import executable, probe
+
+    info = probe(path)
+    match = re.search(r"Video: .*?, (\d{2,5})x(\d{2,5})", info)
+    assert match, info
+    w, h = int(match.group(1)), int(match.group(2))
+    matrix = "bt709" if re.search(r"Video: .*\(tv, bt709", info) else "bt601"
+    proc = subprocess.run([executable(), "-v", "error", "-i", str(path), "-vf",
+                           f"scale=in_color_matrix={matrix}:in_range=tv:flags=accurate_rnd+full_chroma_int",
+                           "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True)
+    data = np.frombuffer(proc.stdout, np.uint8)
+    assert data.size % (w * h * 3) == 0
+    return list(data.reshape(-1, h, w, 3))

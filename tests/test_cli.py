@@ -15,6 +15,7 @@ import pytest
 
 import everzoom
 from everzoom import api
+from everzoom.ffmpeg import probe
 from everzoom.images import find_images
 from conftest import read_png_frames, write_set
 
@@ -241,3 +242,45 @@ def test_draft_renders_half_size(small_set, tmp_path, run_cli):
     reader = imageio_ffmpeg.read_frames(str(out))
     assert next(reader)["size"] == (64, 64)
     assert sum(1 for _ in reader) == 10  # --duration wins over --steps
+
+
+def test_original_long_options(small_set, tmp_path, run_cli):
+    """Every long form of the original script: --ZoomFactor --ZoomSteps --ZoomCrop --Input
+    --Output --AutoSort --Debug --Delay --Reverse --FramesPerSecond."""
+    plain = tmp_path / "plain"
+    r = run_cli("--Input", small_set.folder, "--Output", plain, "--ZoomFactor", 2, "--ZoomSteps", 3,
+                "--ZoomCrop", 0.9, "--FramesPerSecond", 10, "--Delay", 0.2, "-q", legacy_cli=True)
+    assert r.code == 0, r.err
+    frames = read_png_frames(plain)
+    assert len(frames) == 4 * 3 + 1 + 2 * 2  # 0.2 s held at 10 fps at each end
+    assert np.array_equal(frames[0], frames[2]) and not np.array_equal(frames[2], frames[3])
+    expected = list(everzoom.frames(small_set.folder, steps=3, reverse=True))
+    for extra, name in ((("--AutoSort",), "sorted"), (("--Debug",), "debug")):
+        r = run_cli("--Input", small_set.folder, "--Output", tmp_path / name, "--ZoomSteps", 3, "--Reverse", *extra,
+                    "-q", legacy_cli=True)
+        assert r.code == 0, r.err
+    rev, dbg = read_png_frames(tmp_path / "sorted"), read_png_frames(tmp_path / "debug")
+    assert len(rev) == len(dbg) == len(expected) == 13
+    assert all(np.array_equal(a, b) for a, b in zip(rev, expected, strict=True))  # zooms out, in the sorted order
+    changed = np.any(dbg[0] != expected[0], axis=2)  # --Debug draws its overlay
+    assert 0.005 < changed.mean() < 0.5
+
+
+def test_original_defaults_output_mp4_at_60_fps(small_set, tmp_path, run_cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = run_cli("-i", small_set.folder, "-zs", 6, "-q", legacy_cli=True)
+    assert r.code == 0, r.err
+    assert frame_count(tmp_path / "output.mp4") == 25 and ", 60 fps," in probe(tmp_path / "output.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["output.mp4"]
+    r = run_cli("render", small_set.folder, "-o", tmp_path / "own.mp4", "-zs", 6, "-q")  # everzoom keeps 30
+    assert r.code == 0 and ", 30 fps," in probe(tmp_path / "own.mp4")
+
+
+def test_no_align_still_detects_an_outermost_first_folder(small_set, tmp_path, run_cli):
+    backward = write_set(tmp_path / "bwd", small_set.images[::-1])
+    r = run_cli("-i", backward, "-o", tmp_path / "b", "-zs", 2, "--no-align", "-zf", 2, legacy_cli=True)
+    assert r.code == 0 and "outermost first" in r.err
+    forward = list(everzoom.frames(small_set.folder, steps=2, align=False, zoom_factor=2))
+    backward_frames = read_png_frames(tmp_path / "b")
+    assert len(forward) == len(backward_frames) == 9
+    assert all(np.array_equal(a, b) for a, b in zip(forward, backward_frames, strict=True))

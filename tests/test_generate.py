@@ -80,7 +80,7 @@ def test_same_seed_same_pixels(models, prompts, tmp_path, run_cli):
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
         assert run_generate(run_cli, models, prompts, tmp_path / name, "--images", 3, "--seed", seed, "-q").code == 0
     a, b, c = (read_series(tmp_path / n) for n in "abc")
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not np.array_equal(a[0], c[0])
 
 
@@ -99,7 +99,7 @@ def test_resume_redoes_nothing(models, prompts, tmp_path, run_cli):
     assert r.code == 0, r.err
     assert "resuming at image 2" in r.err
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("00[01].png")} == {k: stamps[k] for k in ("000.png", "001.png")}
-    assert all(np.array_equal(x, y) for x, y in zip(before, read_series(out)))  # the same seeds, the same images
+    assert all(np.array_equal(x, y) for x, y in zip(before, read_series(out), strict=True))  # the same seeds, the same images
     r = run_generate(run_cli, models, prompts, out, "--images", 4, "--seed", 3)
     assert r.code != 0 and "--resume" in r.err  # a non-empty folder is not overwritten silently
 
@@ -256,3 +256,32 @@ def test_cpu_offload_uses_the_chosen_cuda_device(monkeypatch):
     load_pipeline("inpainting", "x", "cuda:1", "fp16", opts, quiet=True)
     load_pipeline("inpainting", "x", "cpu", "fp32", opts, quiet=True)
     assert calls == [("offload", "cuda:1"), ("to", "cpu")]
+
+
+def test_ctrl_c_keeps_the_finished_images_and_says_so(models, prompts, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    t2i, inpaint = models
+    out = tmp_path / "series"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen([sys.executable, "-m", "everzoom", "generate", str(prompts), "-o", str(out), "--model",
+                             str(t2i), "--inpaint-model", str(inpaint), *FAST, "--images", "400", "--seed", "1", "-q"],
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    deadline = time.time() + 120
+    while not (out / "002.png").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    line = err.strip().splitlines()[-1]
+    done = sorted(p.name for p in out.glob("[0-9][0-9][0-9].png"))
+    assert len(done) >= 3
+    assert line == (f"everzoom: interrupted; images 000-{len(done) - 1:03d} are kept in {out}; "
+                    "continue with the same command and --resume")
+    assert [i["file"] for i in json.loads((out / MANIFEST).read_text())["images"]] == done
+    assert not list(out.glob(".*"))

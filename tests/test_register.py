@@ -120,7 +120,7 @@ def test_placed_stack_matches_the_true_placements():
     size = (256, 256)
     images, placements = perturbed_set(Scene(8), 5, 2.0, size, seed=8, jitter=8, scale_error=0.02)
     stack = placed_stack(images, [str(i) for i in range(5)], register(images, [str(i) for i in range(5)]))
-    for layer, p in zip(stack.layers, placements):
+    for layer, p in zip(stack.layers, placements, strict=True):
         pix = p.width / size[0]
         assert abs(layer.cx - p.cx) / pix < 0.25 and abs(layer.cy - p.cy) / pix < 0.25
         assert abs(layer.width / p.width - 1) < 0.002
@@ -184,7 +184,7 @@ def test_outermost_first_folders_are_turned_round(tmp_path, run_cli):
     r = run_cli("render", backward, "-o", tmp_path / "b", "-zs", 3)
     assert r.code == 0 and "outermost first" in r.err
     assert run_cli("render", forward, "-o", tmp_path / "f", "-zs", 3, "-q").code == 0
-    for a, b in zip(sorted((tmp_path / "f").iterdir()), sorted((tmp_path / "b").iterdir())):
+    for a, b in zip(sorted((tmp_path / "f").iterdir()), sorted((tmp_path / "b").iterdir()), strict=True):
         assert np.array_equal(cv2.imread(str(a)), cv2.imread(str(b)))
 
 

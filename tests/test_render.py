@@ -65,7 +65,7 @@ def test_zoom_goes_in_and_reverse_goes_out(small_set):
     fwd = list(everzoom.frames(s.folder, zoom_factor=2, steps=3, align=False))
     rev = list(everzoom.frames(s.folder, zoom_factor=2, steps=3, reverse=True, align=False))
     assert np.array_equal(rev[0], s.images[0])
-    for a, b in zip(fwd, reversed(rev)):
+    for a, b in zip(fwd, reversed(rev), strict=True):
         assert np.abs(a.astype(int) - b).max() <= 1
     # zooming in: the centre of frame t, enlarged 2**(1/3) times, matches frame t+1
     a, b = fwd[4], fwd[5]
@@ -135,7 +135,7 @@ def test_pyramid_level_keeps_the_remaining_scale_in_half_to_one(small_set):
 def test_debug_overlay_only_when_asked(small_set):
     plain = list(everzoom.frames(small_set.folder, zoom_factor=2, steps=2))
     debug = list(everzoom.frames(small_set.folder, zoom_factor=2, steps=2, debug=True))
-    for a, b in zip(plain, debug):
+    for a, b in zip(plain, debug, strict=True):
         changed = np.any(a != b, axis=2)
         assert 0.01 < changed.mean() < 0.5
         assert changed[:12, :40].any()  # the text block at the top left
@@ -159,7 +159,7 @@ def test_mp4_decodes_with_size_and_frame_count(small_set, tmp_path):
     # the chroma resolution, which alone costs this colourful texture ~7 dB of RGB PSNR)
     luma = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
     ref_luma = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in ref]
-    scores = [psnr(a, b) for a, b in zip(luma, ref_luma)]
+    scores = [psnr(a, b) for a, b in zip(luma, ref_luma, strict=True)]
     assert min(scores) > 36, scores
     moving = range(7, len(ref) - 7)  # outside the holds, neighbours differ: order is checked
     assert all(psnr(luma[i], ref_luma[i]) > psnr(luma[i], ref_luma[i + 1]) + 3 for i in moving)
@@ -172,14 +172,14 @@ def test_png_frames_folder(small_set, tmp_path):
     names = sorted(p.name for p in out.iterdir())
     assert names == [f"frame_{i:05d}.png" for i in range(9)]
     ref = list(everzoom.frames(small_set.folder, zoom_factor=2, steps=2))
-    assert all(np.array_equal(a, b) for a, b in zip(read_png_frames(out), ref))
+    assert all(np.array_equal(a, b) for a, b in zip(read_png_frames(out), ref, strict=True))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
 
 
 def test_api_accepts_arrays_and_paths(small_set, tmp_path):
     arrays = list(everzoom.frames(small_set.images, zoom_factor=2, steps=2))
     paths = list(everzoom.frames(sorted(small_set.folder.glob("*.png")), zoom_factor=2, steps=2))
-    assert all(np.array_equal(a, b) for a, b in zip(arrays, paths))
+    assert all(np.array_equal(a, b) for a, b in zip(arrays, paths, strict=True))
     with pytest.raises(everzoom.EverzoomError, match="zoom-factor"):
         everzoom.render(small_set.images, tmp_path / "x.mp4", zoom_factor=0.5)
     assert not (tmp_path / "x.mp4").exists()

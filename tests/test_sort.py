@@ -109,5 +109,30 @@ def test_render_auto_sort_matches_rendering_the_ordered_set(tmp_path, run_cli):
     ordered = write_set(tmp_path / "ordered", images)
     assert run_cli("-i", folder, "-o", tmp_path / "a", "-as", "-zs", 3, "-q", legacy_cli=True).code == 0
     assert run_cli("render", ordered, "-o", tmp_path / "b", "-zs", 3, "-q").code == 0
-    for a, b in zip(sorted((tmp_path / "a").iterdir()), sorted((tmp_path / "b").iterdir())):
+    for a, b in zip(sorted((tmp_path / "a").iterdir()), sorted((tmp_path / "b").iterdir()), strict=True):
         assert np.array_equal(cv2.imread(str(a)), cv2.imread(str(b)))
+
+
+@pytest.mark.parametrize("zf", [1.1, 1.2, 1.3, 4.5])
+def test_two_images_close_together_or_at_the_range_edge_are_sorted(zf):
+    """Two images zoom 1.1-1.3 apart are a series, not two variants of one step; a best match at
+    the very edge of the searched zooms (1.1 or 4.5) is kept."""
+    images, _ = perturbed_set(Scene(40, min_octave=-12, amplitude=5.0), 2, zf, (192, 192), seed=40)
+    order = sort_images(images[::-1], ["outer.png", "inner.png"])
+    assert order.order == ["inner.png", "outer.png"] and order.left_out == {}
+    assert len(order.links) == 1 and abs(order.links[0].zoom / zf - 1) < 0.03
+
+
+@pytest.mark.parametrize("case", ["duplicates", "unrelated", "one and strays"])
+def test_a_sort_that_leaves_fewer_than_two_images_is_a_clear_error(tmp_path, run_cli, case):
+    images, _ = perturbed_set(Scene(41), 2, 2.0, (128, 128), seed=41)
+    other = [Scene(90 + i).image(0, 0, 3.0, 128, 128) for i in range(2)]
+    sets = {"duplicates": [images[0], images[0].copy()], "unrelated": other, "one and strays": [images[0], *other]}
+    folder = write_set(tmp_path / "in", sets[case])
+    for args in (("sort", folder), ("render", folder, "-as", "-o", tmp_path / "z.mp4")):
+        r = run_cli(*args)
+        assert r.code == 1 and "Traceback" not in r.err
+        line = r.err.strip().splitlines()[-1]
+        assert line.startswith("everzoom: error:")
+        assert ("only img_0.png is left" in line) or ("no two images fit together" in line), line
+    assert not (tmp_path / "z.mp4").exists()
