@@ -40,9 +40,17 @@ class RenderOptions:
                         help="Frames per zoom-factor step.")
     duration: float | None = option(None, "--duration", kind=float, metavar="SECONDS",
                                     help="Seconds of zoom, instead of --steps (holds come on top).")
-    crop: float = option(0.8, "-zc", "--crop", kind=float, legacy=("--ZoomCrop",),
-                         help="Fraction of each inner image that is trusted; the border band outside it fades "
-                              "into the image behind (1 = trust it all).")
+    crop: float | None = option(
+        None, "-zc", "--crop", kind=str, legacy=("--ZoomCrop",), shown="auto", metavar="auto|FRACTION",
+        help="How each inner image meets the one behind it. auto: decided per side from the two images: where "
+             "their detail agrees, the inner image is kept to its edge; where it disagrees (a redrawn border), the "
+             "detail crosses over --seam-width pixels of the frame; a colour step is eased across its border. A "
+             "fraction: the part of each inner image that is trusted, the border band outside it fading into the "
+             "image behind (the original script's 0.8: 10% of each side; 1: trust it all).")
+    seam_width: float = option(10.0, "--seam-width", kind=float, metavar="PX",
+                               help="With --crop auto: over how many pixels of the frame the detail crosses from an "
+                                    "image to the one behind where the two disagree (centred on the edge; 0: a hard "
+                                    "cut).")
     fps: float = option(30.0, "-fps", "--fps", kind=float, legacy=("--FramesPerSecond",), legacy_default=60.0,
                         help="Frames per second.")
     reverse: bool = option(False, "-rev", "--reverse", legacy=("--Reverse",),
@@ -91,8 +99,9 @@ class RenderOptions:
             raise EverzoomError(f"--steps must be a whole number of at least 1, not {self.steps}")
         if self.duration is not None and not (math.isfinite(self.duration) and self.duration > 0):
             raise EverzoomError(f"--duration must be a positive number of seconds, not {self.duration}")
-        if not (math.isfinite(self.crop) and 0 < self.crop <= 1):
-            raise EverzoomError(f"--crop must be in (0, 1], not {self.crop}")
+        self.crop = parse_crop(self.crop)
+        if not (math.isfinite(self.seam_width) and 0 <= self.seam_width <= 200):
+            raise EverzoomError(f"--seam-width must be from 0 to 200 pixels, not {self.seam_width}")
         if not (math.isfinite(self.fps) and 0 < self.fps <= 1000):
             raise EverzoomError(f"--fps must be a positive number (at most 1000), not {self.fps}")
         if not (math.isfinite(self.hold) and 0 <= self.hold <= 3600):
@@ -105,6 +114,19 @@ class RenderOptions:
             raise EverzoomError(f"--crf must be a whole number from 0 to 51, not {self.crf}")
         if self.preset not in PRESETS:
             raise EverzoomError(f"--preset must be one of {', '.join(PRESETS)}, not {self.preset}")
+
+
+def parse_crop(value) -> float | None:
+    """'auto' (or None) -> None; else a trusted fraction in (0, 1]."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return None
+    try:
+        crop = float(value)
+    except (TypeError, ValueError):
+        raise EverzoomError(f"--crop must be auto or a fraction in (0, 1], not {value!r}") from None
+    if not (math.isfinite(crop) and 0 < crop <= 1):
+        raise EverzoomError(f"--crop must be auto or a fraction in (0, 1], not {value}")
+    return crop
 
 
 def cli_fields():

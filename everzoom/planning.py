@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .blend import Blend, blend, outer_on_inner_grid
 from .colour import match_border
 from .generate import generated_series
 from .images import load_images
@@ -18,7 +19,7 @@ from .options import RenderOptions
 from .ordering import Order, sort_images
 from .overlay import draw_overlay
 from .path import CameraPath
-from .register import (check, describe, nominal_fit, outermost_first, placed_stack, register, series_zoom, snap)
+from .register import check, describe, likely_factor, nominal_fit, outermost_first, placed_stack, register, snap
 from .render import Renderer
 from .stack import Stack
 
@@ -37,6 +38,7 @@ class Plan:
     renderer: Renderer
     options: RenderOptions
     hold_frames: int = 0
+    blends: list[Blend | None] = field(default_factory=list)  # per layer (the outermost has none)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -91,14 +93,27 @@ def measured_stack(images: list[np.ndarray], names: list[str], opts: RenderOptio
     fits = register(images, names, opts.zoom_factor, progress=stage(progress, "register"))
     log.info(describe(fits))
     check(fits, opts.force)
-    common = series_zoom(fits)
-    zoom = common[0] if common else (opts.zoom_factor or DEFAULT_ZOOM)
+    zoom = likely_factor(fits, opts.zoom_factor) or opts.zoom_factor or DEFAULT_ZOOM
     fits = [f if f.ok else nominal_fit(images[k], images[k + 1], zoom, (f.inner, f.outer)) for k, f in enumerate(fits)]
-    fits = snap(fits, images, opts.zoom_factor or zoom)
-    if opts.color_match:
+    fits = snap(fits, images, zoom)
+    if opts.color_match and opts.crop is not None:  # the adaptive blend matches colours itself
         depth = (1 - opts.crop) / 2
         images = [match_border(im, f.gain, f.bias, depth) for im, f in zip(images, fits)] + [images[-1]]
     return placed_stack(images, names, fits)
+
+
+def blend_layers(stack: Stack, progress: Progress | None = None) -> list[Blend | None]:
+    """How each inner layer meets the layer behind it (blend.py), kept in the layer."""
+    out: list[Blend | None] = []
+    report = stage(progress, "blend")
+    for k, (inner, outer) in enumerate(zip(stack.layers, stack.layers[1:])):
+        seen = outer_on_inner_grid(outer.image, inner.image.shape[:2], inner.pixel_matrix(outer))
+        result = blend(inner.image, seen, outer.width / inner.width)
+        inner.blended, inner.insets, inner.seams = result.pixels, result.insets, result.seams
+        out.append(result)
+        if report:
+            report(k + 1, len(stack) - 1)
+    return out + [None]
 
 
 def build_stack(images: list[np.ndarray], names: list[str], opts: RenderOptions, progress: Progress | None = None,
@@ -144,8 +159,9 @@ def make_plan(source, opts: RenderOptions, progress: Progress | None = None, eve
         if isinstance(source, (str, Path)):
             exact = generated_series(source, names)
     stack = build_stack(images, names, opts, progress, exact)
+    blends = blend_layers(stack, progress) if opts.crop is None else []
     out_w, out_h = output_size(stack, opts, even)
     zoom_frames = (round(opts.duration * opts.fps) if opts.duration else (len(stack) - 1) * opts.steps + 1)
     path = CameraPath(stack, out_w, out_h, frames=max(2, zoom_frames), reverse=opts.reverse, easing=opts.easing)
-    return Plan(stack, path, Renderer(stack, out_w, out_h, crop=opts.crop), opts,
-                hold_frames=round(opts.hold * opts.fps))
+    return Plan(stack, path, Renderer(stack, out_w, out_h, crop=opts.crop, seam_width=opts.seam_width), opts,
+                hold_frames=round(opts.hold * opts.fps), blends=blends)

@@ -541,6 +541,25 @@ def series_zoom(fits: list[PairFit]) -> tuple[float, float] | None:
     return math.exp(float((logs * weights).sum() / weights.sum())), spread
 
 
+def likely_factor(fits: list[PairFit], prior: float | None = None) -> float | None:
+    """The factor a perfect series of these pairs would have: their precision-weighted mean,
+    or, where that is within SNAP_SIGMAS standard errors of it, the factor given (`prior`) or a
+    simple ratio p/q (q up to 4: 2, 3/2, 4/3 ... as tools zoom out by). None if no pair was
+    accepted."""
+    good = [f for f in fits if f.ok]
+    if not good:
+        return None
+    weights = 1 / np.array([max(f.zoom_sd, 1e-5) for f in good]) ** 2
+    mean = float((np.log([f.zoom for f in good]) * weights).sum() / weights.sum())
+    error = 1 / math.sqrt(float(weights.sum()))
+    simple = [p / q for q in range(1, 5) for p in range(q + 1, 5 * q + 1)]
+    candidates = ([prior] if prior else []) + sorted(simple, key=lambda r: abs(math.log(r) - mean))[:1]
+    for candidate in candidates:
+        if abs(math.log(candidate) - mean) <= SNAP_SIGMAS * error:
+            return float(candidate)
+    return math.exp(mean)
+
+
 def pool(fits: list[PairFit], images: list[np.ndarray], common: float, spread: float) -> list[PairFit]:
     """Each accepted pair's zoom pulled towards the series' factor as far as its uncertainty
     allows: a precision-weighted mean in log of its own measurement and the common factor

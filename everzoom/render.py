@@ -2,8 +2,13 @@
 
 Per frame the work is proportional to the output area times ~1.33, whatever the depth: the
 coarsest layer that covers the whole view fills the frame, and each finer layer is warped only
-into its own bounding box. Each inner layer fades into the one behind it across its untrusted
-border band (the crop), with a separable smoothstep alpha; its trusted interior is copied as is.
+into its own bounding box. Each inner layer meets the one behind it in one of two ways:
+- adaptive (crop None, the default): its blended picture (blend.py: the border already carries
+  the transition into the layer behind) over a 2-pixel feather;
+- fixed (a crop fraction): its own picture fading across its untrusted border band with a
+  separable smoothstep alpha.
+Either way the transition grows in from nothing as the view widens past the layer, so the frame
+whose view is exactly a layer shows that image as it is; its trusted interior is copied as is.
 """
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ from .stack import PAD, Stack, View, fit_width, layer_affine
 
 PREBLUR_SIGMA = 0.577  # sqrt(1/3): matches pyrDown's own blur (sigma 1) at a remaining scale of 0.5
 MIN_FEATHER_PX = 2.0  # even a fully trusted layer gets this soft edge (in its own pixels): no aliased step
+BLEND_GROW = 1.0      # the eased border replaces the image's own over this fraction of a zoom step past it
+SEAM_PX = 10.0        # default frame pixels over which detail that disagrees crosses over, centred on the edge
 
 
 Rect = tuple[int, int, int, int]
@@ -33,10 +40,12 @@ class Placement:
     top: float
     right: float
     bottom: float
+    outset: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # frame px drawn beyond each edge
 
     def box(self, out_w: int, out_h: int) -> Rect | None:
-        x0, y0 = max(0, math.floor(self.left)), max(0, math.floor(self.top))
-        x1, y1 = min(out_w, math.ceil(self.right)), min(out_h, math.ceil(self.bottom))
+        ol, ot, o_r, ob = self.outset
+        x0, y0 = max(0, math.floor(self.left - ol)), max(0, math.floor(self.top - ot))
+        x1, y1 = min(out_w, math.ceil(self.right + o_r)), min(out_h, math.ceil(self.bottom + ob))
         return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
@@ -46,30 +55,57 @@ def smoothstep(x: np.ndarray) -> np.ndarray:
 
 
 class Renderer:
-    """Draws frames of a Stack; holds only the stack (with its pyramids, built up front)."""
+    """Draws frames of a Stack; holds only the stack (with its pyramids, built up front).
+    `crop`: None for the adaptive blend, else the fixed fraction of each inner image trusted."""
 
-    def __init__(self, stack: Stack, out_w: int, out_h: int, crop: float = 0.8):
-        self.stack, self.out_w, self.out_h, self.crop = stack, out_w, out_h, crop
+    def __init__(self, stack: Stack, out_w: int, out_h: int, crop: float | None = None, seam_width: float = SEAM_PX):
+        self.stack, self.out_w, self.out_h, self.crop, self.seam_width = stack, out_w, out_h, crop, seam_width
         for layer in stack.layers:  # build every pyramid now: render() may run in several threads
             layer.padded_level(layer.max_level())
+            if layer.blended is not None:
+                layer.padded_level(layer.max_level(), blended=True)
         widths = [fit_width(layer, out_w, out_h) for layer in stack.layers]
         self._fit = np.array(widths)
         # log width over which a layer's fade band grows to full: its whole zoom step
         steps = np.log(self._fit[1:] / self._fit[:-1]) if len(widths) > 1 else np.ones(1)
         self._grow = np.append(steps, steps[-1])
 
-    def band(self, index: int, view: View) -> tuple[float, float]:
-        """Width of the alpha ramp along x and y, in the layer's own pixels.
+    def growth(self, index: int, view: View, part: float = 1.0) -> float:
+        """0 while the view is no wider than the layer's own frame, growing smoothly to 1 over
+        `part` of its zoom step."""
+        return float(smoothstep(np.log(view.width / self._fit[index]) / (part * self._grow[index])))
 
-        Zero while the view is no wider than the layer's own frame, so the frame that shows layer
-        k shows exactly layer k; it grows smoothly to the full untrusted band (--crop) over the
-        zoom step, so the seam fades in without a pop.
+    def band(self, index: int, view: View) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The alpha ramp at the left, top, right and bottom edge, in the layer's pixels: its
+        widths, and how far each starts outside the edge.
+
+        Nothing while the view is no wider than the layer's own frame, so the frame that shows
+        layer k shows exactly layer k. Fixed crop: it grows smoothly to the untrusted band over
+        the zoom step, so the seam fades in without a pop. Adaptive: MIN_FEATHER_PX, growing the
+        same way, or, on the sides whose detail disagrees with the layer behind, seam_width
+        pixels of the frame centred on the edge (the layer's border mirrored outwards for half of
+        it): a few pixels of the frame
+        hide a change of texture whatever the layer's scale, and the inner image keeps its
+        detail right to its edge. Where it first appears, at the frame's edge, it is out of sight.
         """
         layer = self.stack.layers[index]
         w, h = layer.size
-        grow = float(smoothstep(np.log(view.width / self._fit[index]) / self._grow[index]))
-        return (grow * max(MIN_FEATHER_PX, (1 - self.crop) / 2 * w),
-                grow * max(MIN_FEATHER_PX, (1 - self.crop) / 2 * h))
+        grow = self.growth(index, view)
+        if self.crop is None:
+            if view.width <= self._fit[index] * (1 + 1e-9):
+                return (0.0,) * 4, (0.0,) * 4
+            seam = max(MIN_FEATHER_PX, self.seam_width * view.pixel / layer.pixel)
+            return (tuple(seam if s else grow * MIN_FEATHER_PX for s in layer.seams),
+                    tuple(seam / 2 if s else 0.0 for s in layer.seams))
+        bx, by = grow * max(MIN_FEATHER_PX, (1 - self.crop) / 2 * w), grow * max(MIN_FEATHER_PX, (1 - self.crop) / 2 * h)
+        return (bx, by, bx, by), (0.0,) * 4
+
+    def blended(self, index: int, view: View) -> float:
+        """How far the layer's blended border has replaced its own (0: the image as it is)."""
+        layer = self.stack.layers[index]
+        if layer.blended is None or self.crop is not None:
+            return 0.0
+        return self.growth(index, view, BLEND_GROW)
 
     def placement(self, index: int, view: View) -> Placement:
         layer = self.stack.layers[index]
@@ -78,16 +114,17 @@ class Renderer:
         fr, fb = view.to_frame(right, bottom)
         scale = layer.pixel / view.pixel
         level = 0 if scale >= 1 else min(int(math.floor(math.log2(1 / scale) + 1e-9)), layer.max_level())
-        return Placement(index, level, fl, ft, fr, fb)
+        outset = tuple(o * scale for o in self.band(index, view)[1])
+        return Placement(index, level, fl, ft, fr, fb, outset)
 
     def _opaque_over(self, index: int, view: View) -> bool:
         """Whether the layer's fully opaque part covers the whole view."""
         layer = self.stack.layers[index]
-        bx, by = self.band(index, view)
+        widths, outsets = self.band(index, view)
+        bl, bt, br, bb = ((b - o) * layer.pixel for b, o in zip(widths, outsets, strict=True))
         left, top, right, bottom = layer.rect()
-        inset_x, inset_y = bx * layer.pixel, by * layer.pixel
         vl, vt, vr, vb = view.rect()
-        return (left + inset_x <= vl and right - inset_x >= vr and top + inset_y <= vt and bottom - inset_y >= vb)
+        return left + bl <= vl and right - br >= vr and top + bt <= vt and bottom - bb >= vb
 
     def visible(self, view: View) -> list[Placement]:
         """The layers drawn for this view, coarsest (the base, drawn opaque) first."""
@@ -102,7 +139,7 @@ class Renderer:
                 drawn.append(p)
         return drawn
 
-    def _warp(self, p: Placement, view: View, box: Rect) -> np.ndarray:
+    def _warp(self, p: Placement, view: View, box: Rect, blended: bool = False) -> np.ndarray:
         """The layer resampled into a frame rectangle, alias-free.
 
         The pyramid level leaves a remaining scale s in [0.5, 1] (or s > 1 for enlarging); for
@@ -117,32 +154,54 @@ class Renderer:
         scale = matrix[0, 0]
         blur = PREBLUR_SIGMA * math.sqrt(1.0 / scale ** 2 - 1.0) if scale < 1.0 else 0.0
         # padded level: index i is level pixel i - PAD
-        return resample(layer.padded_level(p.level), scale, matrix[0, 2] - scale * PAD, matrix[1, 2] - scale * PAD,
-                        x1 - x0, y1 - y0, blur if blur > 0.05 else 0.0)
+        return resample(layer.padded_level(p.level, blended), scale, matrix[0, 2] - scale * PAD,
+                        matrix[1, 2] - scale * PAD, x1 - x0, y1 - y0, blur if blur > 0.05 else 0.0)
+
+    def _interior(self, p: Placement) -> Rect:
+        """The frame rectangle inside the layer's blend insets, where both its pictures agree."""
+        layer = self.stack.layers[p.index]
+        per_frame = (p.right - p.left) / layer.size[0]  # frame pixels per layer pixel
+        il, it, ir, ib = layer.insets
+        return (math.ceil(p.left + il * per_frame), math.ceil(p.top + it * per_frame),
+                math.floor(p.right - ir * per_frame), math.floor(p.bottom - ib * per_frame))
+
+    def _patch(self, p: Placement, view: View, box: Rect, weight: float) -> np.ndarray:
+        """The layer's pixels over `box`: its image, its blended picture, or (0 < weight < 1) the
+        blended picture mixed in by `weight` where the two differ (its border band)."""
+        if weight <= 0.0 or weight >= 1.0:
+            return self._warp(p, view, box, blended=weight >= 1.0)
+        patch = self._warp(p, view, box)
+        x0, y0 = box[:2]
+        for bx0, by0, bx1, by1 in subtract(box, self._interior(p), worth=0.0):
+            band = self._warp(p, view, (bx0, by0, bx1, by1), blended=True)
+            region = patch[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
+            cv2.addWeighted(band, weight, region, 1.0 - weight, 0.0, dst=region)
+        return patch
 
     def _ramps(self, p: Placement, view: View, box: Rect) -> tuple[np.ndarray, np.ndarray]:
         """Alpha along the box's columns and rows: 0 at the layer's edge, 1 inside its trusted part."""
         layer = self.stack.layers[p.index]
-        bx, by = self.band(p.index, view)
+        (bl, bt, br, bb), (ol, ot, o_r, ob) = self.band(p.index, view)
         x0, y0, x1, y1 = box
         w, h = layer.size
         per_px = w / (p.right - p.left)  # layer pixels per frame pixel
         u = (np.arange(x0, x1) + 0.5 - p.left) * per_px
         v = (np.arange(y0, y1) + 0.5 - p.top) * per_px
-        ax = smoothstep(np.minimum(u, w - u) / max(bx, 1e-6)).astype(np.float32)
-        ay = smoothstep(np.minimum(v, h - v) / max(by, 1e-6)).astype(np.float32)
-        return ax, ay
+        ax = np.minimum(smoothstep((u + ol) / max(bl, 1e-6)), smoothstep((w - u + o_r) / max(br, 1e-6)))
+        ay = np.minimum(smoothstep((v + ot) / max(bt, 1e-6)), smoothstep((h - v + ob) / max(bb, 1e-6)))
+        return ax.astype(np.float32), ay.astype(np.float32)
 
     def render(self, view: View) -> np.ndarray:
         """Coarse to fine; each layer is drawn only where the next finer one is not opaque."""
         frame = np.empty((self.out_h, self.out_w, 4), np.uint8)
         drawn = self.visible(view)
         boxes = [(0, 0, self.out_w, self.out_h)] + [p.box(self.out_w, self.out_h) for p in drawn[1:]]
-        ramps = [None] + [self._ramps(p, view, box) for p, box in zip(drawn[1:], boxes[1:])]
-        for i, (p, box) in enumerate(zip(drawn, boxes)):
+        ramps = [None] + [self._ramps(p, view, box) for p, box in zip(drawn[1:], boxes[1:], strict=True)]
+        for i, (p, box) in enumerate(zip(drawn, boxes, strict=True)):
             hole = opaque_rect(boxes[i + 1], *ramps[i + 1]) if i + 1 < len(drawn) else None
+            weight = self.blended(p.index, view) if i else 0.0
             for x0, y0, x1, y1 in subtract(box, hole):
-                patch = self._warp(p, view, (x0, y0, x1, y1))
+                patch = self._patch(p, view, (x0, y0, x1, y1), weight)
                 if ramps[i] is None:
                     frame[y0:y1, x0:x1] = patch
                 else:

@@ -13,19 +13,25 @@ import cv2
 import numpy as np
 
 
-PAD = 32  # replicated border kept around every pyramid level, in that level's pixels
+PAD = 32  # mirrored border kept around every pyramid level, in that level's pixels
 
 
 @dataclass
 class Layer:
-    """One image and the world rectangle it covers."""
+    """One image and the world rectangle it covers; `blended`: the image with its border's colours
+    eased towards the layer behind (blend.py), different from it only within `insets` (left,
+    top, right, bottom, px) of its edges, for the frames in which its edge shows; `seams`: the
+    sides where its detail disagrees with the layer behind."""
 
     image: np.ndarray
     cx: float
     cy: float
     width: float
     name: str = ""
-    _pyramid: list[np.ndarray] = field(default_factory=list, repr=False)
+    blended: np.ndarray | None = field(default=None, repr=False)
+    insets: tuple[int, int, int, int] = (0, 0, 0, 0)
+    seams: tuple[bool, bool, bool, bool] = (False, False, False, False)  # sides whose detail disagrees
+    _pyramids: dict = field(default_factory=dict, repr=False)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -49,18 +55,30 @@ class Layer:
         """Deepest pyramid level that is still at least 2 pixels on its short side."""
         return max(0, int(math.log2(min(self.image.shape[:2]) / 2)))
 
-    def padded_level(self, n: int) -> np.ndarray:
-        """Pyramid level n as RGBA (OpenCV resamples 4 channels over twice as fast as 3) with a
-        replicated border of PAD pixels, so resampling near the layer's edge reads real memory
-        instead of assembling a border for every frame. Built once, on first use. Level-n pixel j
-        (index j + PAD) sits at level-0 pixel j*2**n."""
-        if not self._pyramid:
-            rgba = cv2.cvtColor(self.image, cv2.COLOR_RGB2RGBA)
-            self._pyramid.append(cv2.copyMakeBorder(rgba, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE))
-        while len(self._pyramid) <= n:
-            down = cv2.pyrDown(self._pyramid[-1][PAD:-PAD, PAD:-PAD])
-            self._pyramid.append(cv2.copyMakeBorder(down, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE))
-        return self._pyramid[n]
+    def padded_level(self, n: int, blended: bool = False) -> np.ndarray:
+        """Pyramid level n of the image (or of its blended version) as RGBA (OpenCV resamples 4
+        channels over twice as fast as 3) with a mirrored border of PAD pixels, so resampling
+        near the layer's edge reads real memory instead of assembling a border for every frame,
+        and a transition centred on the edge continues the image's own texture outwards.
+        Built once, on first use. Level-n pixel j (index j + PAD) sits at level-0 pixel j*2**n."""
+        blended = blended and self.blended is not None
+        pyramid = self._pyramids.setdefault(blended, [])
+        if not pyramid:
+            rgba = cv2.cvtColor(self.blended if blended else self.image, cv2.COLOR_RGB2RGBA)
+            pyramid.append(cv2.copyMakeBorder(rgba, PAD, PAD, PAD, PAD, cv2.BORDER_REFLECT_101))
+        while len(pyramid) <= n:
+            down = cv2.pyrDown(pyramid[-1][PAD:-PAD, PAD:-PAD])
+            pyramid.append(cv2.copyMakeBorder(down, PAD, PAD, PAD, PAD, cv2.BORDER_REFLECT_101))
+        return pyramid[n]
+
+    def pixel_matrix(self, other: "Layer") -> np.ndarray:
+        """2x3 matrix from this layer's pixel indices to `other`'s."""
+        s = self.pixel / other.pixel
+        left, top, _, _ = self.rect()
+        o_left, o_top, _, _ = other.rect()
+        # u -> world left + (u + 0.5) * pixel -> other (x - o_left) / other.pixel - 0.5
+        return np.array([[s, 0.0, (left - o_left) / other.pixel + 0.5 * s - 0.5],
+                         [0.0, s, (top - o_top) / other.pixel + 0.5 * s - 0.5]])
 
 
 @dataclass
