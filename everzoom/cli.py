@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 from dataclasses import MISSING
+from itertools import zip_longest
 from pathlib import Path
 
 import click
@@ -214,9 +215,11 @@ def inspect(folder: Path, output: Path | None, as_json: bool, zoom_factor: float
     For every consecutive pair: the measured zoom factor, the offset of the inner image's centre
     from the outer one's (in outer pixels) and the confidence: the correlation of the two
     images' fine detail after alignment (1: the same detail; near 0: unrelated), with how many
-    independent samples of detail it rests on. The report picture draws the inner image's
-    rectangle on the outer one, red where it does not match. Exits non-zero when a pair does
-    not match.
+    independent samples of detail it rests on. When every pair matches, also how the inner
+    image meets the outer one, per side: how deep its detail disagrees (there the fine detail
+    crosses over --seam-width frame pixels) and how wide its colours are eased. The report
+    picture draws the inner image's rectangle on the outer one, red where it does not match,
+    its disagreeing sides orange. Exits non-zero when a pair does not match.
     """
     _setup_logging(quiet)
     if output is not None:
@@ -224,13 +227,15 @@ def inspect(folder: Path, output: Path | None, as_json: bool, zoom_factor: float
             raise EverzoomError(f"-o {output}: the report is a picture; use one of {', '.join(IMAGE_SUFFIXES)}")
         check_parent(output)
     with Bar(quiet) as bar:
-        images, names, fits = api.inspect(folder, zoom_factor=zoom_factor, progress=bar)
+        images, names, fits, blends = api.inspect(folder, zoom_factor=zoom_factor, progress=bar)
     if output is not None:
         with creating(output.parent):
-            write_image(output, report_image(images, fits))
+            write_image(output, report_image(images, fits, blends))
         log.info("wrote %s", output)
     if as_json:
-        click.echo(json.dumps({"images": names, "pairs": [f.as_dict() for f in fits]}, indent=2))
+        pairs = [f.as_dict() | ({"blend": b.as_dict()} if b else {})
+                 for f, b in zip_longest(fits, blends)]
+        click.echo(json.dumps({"images": names, "pairs": pairs}, indent=2))
     else:
         for f in fits:
             click.echo(f"{f.inner} in {f.outer}: zoom {f.zoom:.4f}, offset {f.offset[0]:+.2f} {f.offset[1]:+.2f} px, "

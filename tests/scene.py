@@ -157,13 +157,16 @@ def jpeg(image: np.ndarray, quality: int = 90) -> np.ndarray:
 
 def perturbed_set(scene: Scene, n: int, zf: float, size=(128, 128), seed: int = 0, jitter: float = 0.0,
                   scale_error: float = 0.0, redraw: float = 0.0, drift: float = 0.0,
-                  jpeg_quality: int | None = None) -> tuple[list[np.ndarray], list[Placement]]:
+                  jpeg_quality: int | None = None, straddle: float = 0.0) -> tuple[list[np.ndarray], list[Placement]]:
     """An outpainted set with the faults of real tools, and its true placements.
 
     jitter: each image's centre is off by up to this many of its own pixels; scale_error: each
     step factor is off by up to this fraction; redraw: image k+1 redraws a band of this fraction
     of image k's width inside k's footprint (weight 1 at the footprint's border, 0 at that
-    depth), with new detail finer than the band and the same coarse structure; drift: per-image colour gain
+    depth), with new detail finer than the band and the same coarse structure; straddle: the
+    redraw instead fades out on both sides of the footprint's border (as Midjourney's does: the
+    outer image is seamless, the inner one meets different detail) and its colours are shifted
+    by this many grey levels; drift: per-image colour gain
     1 +- drift and offset +- 100*drift grey levels; jpeg_quality: stored as JPEG.
     """
     rng = np.random.default_rng(seed)
@@ -183,8 +186,9 @@ def perturbed_set(scene: Scene, n: int, zf: float, size=(128, 128), seed: int = 
             dx = q.width / 2 - np.abs(xs - q.cx)
             dy = q.width * h / w / 2 - np.abs(ys - q.cy)
             inside = np.minimum(dy[:, None], dx[None, :])
-            weight = np.where(inside > 0, np.clip(1 - inside / depth, 0, 1), 0.0)[:, :, None]
-            fresh = other.image(p.cx, p.cy, p.width, w, h).astype(np.float64)
+            weight = (np.clip(1 - np.abs(inside) / depth, 0, 1) if straddle else
+                      np.where(inside > 0, np.clip(1 - inside / depth, 0, 1), 0.0))[:, :, None]
+            fresh = other.image(p.cx, p.cy, p.width, w, h).astype(np.float64) + straddle
             images[k] = np.clip(images[k] * (1 - weight) + fresh * weight + 0.5, 0, 255).astype(np.uint8)
     if drift:
         for k in range(n):
