@@ -14,7 +14,7 @@ import numpy as np
 from .formats import VideoSettings
 from .images import load_images
 from .options import RenderOptions
-from .planning import DEFAULT_ZOOM, Plan, Progress, blend_layers, innermost_first, make_plan, sort, stage
+from .planning import DEFAULT_ZOOM, Plan, Progress, align_locally, blend_layers, innermost_first, make_plan, sort, stage
 from .register import likely_factor, placed_stack, register, snap
 from .sinks import check_output, open_sink
 from .stream import ordered_map
@@ -33,16 +33,21 @@ def plan(source, progress: Progress | None = None, even: bool = True, **options)
 
 
 def inspect(source, zoom_factor: float | None = None, progress: Progress | None = None):
-    """Measure every consecutive pair of a set: (images, names, fits, blends), innermost first;
-    `blends` (how each inner image meets the next, blend.py) only when every pair matches."""
+    """Measure every consecutive pair of a set: (images, names, fits, blends, warps), innermost
+    first; `blends` (how each inner image meets the next, blend.py) and `warps` (the local
+    alignment of each outer image around the inner one, local_align.py) only when every pair
+    matches."""
     RenderOptions.from_kwargs(zoom_factor=zoom_factor)
     images, names = innermost_first(*load_images(source), zoom_factor)
     fits = register(images, names, zoom_factor, progress=stage(progress, "register"))
     blends: list = []
+    warps: list = []
     if all(f.ok for f in fits):
         zoom = likely_factor(fits, zoom_factor) or zoom_factor or DEFAULT_ZOOM
-        blends = blend_layers(placed_stack(images, names, snap(fits, images, zoom)))[:-1]
-    return images, names, fits, blends
+        stack = placed_stack(images, names, snap(fits, images, zoom))
+        warps = align_locally(stack)
+        blends = blend_layers(stack)[:-1]
+    return images, names, fits, blends, warps
 
 
 def iter_frames(p: Plan, workers: int = 1) -> Iterator[np.ndarray]:

@@ -217,9 +217,11 @@ def inspect(folder: Path, output: Path | None, as_json: bool, zoom_factor: float
     images' fine detail after alignment (1: the same detail; near 0: unrelated), with how many
     independent samples of detail it rests on. When every pair matches, also how the inner
     image meets the outer one, per side: how deep its detail disagrees (there the fine detail
-    crosses over --seam-width frame pixels) and how wide its colours are eased. The report
+    crosses over --seam-width frame pixels) and how wide its colours are eased; and the local
+    alignment: the misalignment along the inner image's border before and after the outer
+    image is warped to meet it (p90, outer pixels) and the largest shift. The report
     picture draws the inner image's rectangle on the outer one, red where it does not match,
-    its disagreeing sides orange. Exits non-zero when a pair does not match.
+    its disagreeing sides orange, and the local shift field as arrows (magnified 10x). Exits non-zero when a pair does not match.
     """
     _setup_logging(quiet)
     if output is not None:
@@ -227,14 +229,14 @@ def inspect(folder: Path, output: Path | None, as_json: bool, zoom_factor: float
             raise EverzoomError(f"-o {output}: the report is a picture; use one of {', '.join(IMAGE_SUFFIXES)}")
         check_parent(output)
     with Bar(quiet) as bar:
-        images, names, fits, blends = api.inspect(folder, zoom_factor=zoom_factor, progress=bar)
+        images, names, fits, blends, warps = api.inspect(folder, zoom_factor=zoom_factor, progress=bar)
     if output is not None:
         with creating(output.parent):
-            write_image(output, report_image(images, fits, blends))
+            write_image(output, report_image(images, fits, blends, warps))
         log.info("wrote %s", output)
     if as_json:
-        pairs = [f.as_dict() | ({"blend": b.as_dict()} if b else {})
-                 for f, b in zip_longest(fits, blends)]
+        pairs = [f.as_dict() | ({"blend": b.as_dict()} if b else {}) | ({"local_align": w.as_dict()} if w else {})
+                 for f, b, w in zip_longest(fits, blends, warps)]
         click.echo(json.dumps({"images": names, "pairs": pairs}, indent=2))
     else:
         for f in fits:

@@ -77,6 +77,9 @@ class RenderOptions:
                                   "out and named.")
     align: bool = option(True, "--no-align", negate=True,
                          help="Do not measure the placements: assume perfect centring and the zoom factor.")
+    local_align: bool = option(True, "--no-local-align", negate=True,
+                               help="Do not warp the zone of each outer image around the inner one to meet it "
+                                    "(for outpainters that shift or bend the picture a little as they zoom out).")
     color_match: bool = option(True, "--no-color-match", negate=True,
                                help="Keep each image's own colours in its border band.")
     force: bool = option(False, "--force", help="Render even when some image pairs do not match.")

@@ -15,6 +15,7 @@ from .blend import Blend, blend, outer_on_inner_grid
 from .colour import match_border
 from .generate import generated_series
 from .images import load_images
+from .local_align import LocalWarp, local_warp
 from .options import RenderOptions
 from .ordering import Order, sort_images
 from .overlay import draw_overlay
@@ -39,6 +40,7 @@ class Plan:
     options: RenderOptions
     hold_frames: int = 0
     blends: list[Blend | None] = field(default_factory=list)  # per layer (the outermost has none)
+    warps: list[LocalWarp] = field(default_factory=list)  # per pair, innermost first (--no-local-align: none)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -102,6 +104,21 @@ def measured_stack(images: list[np.ndarray], names: list[str], opts: RenderOptio
     return placed_stack(images, names, fits)
 
 
+def align_locally(stack: Stack, progress: Progress | None = None) -> list[LocalWarp]:
+    """Warp each outer layer's zone around the inner one to meet it (local_align.py)."""
+    warps = []
+    report = stage(progress, "align")
+    for k, (inner, outer) in enumerate(zip(stack.layers, stack.layers[1:])):
+        outer.image, warp = local_warp(inner.image, outer.image, inner.pixel_matrix(outer))
+        warps.append(warp)
+        if warp.applied:
+            log.info("%s: warped around %s by up to %.2f px (misalignment at the border %.2f -> %.2f px)",
+                     outer.name, inner.name, warp.largest, warp.before, warp.after)
+        if report:
+            report(k + 1, len(stack) - 1)
+    return warps
+
+
 def blend_layers(stack: Stack, progress: Progress | None = None) -> list[Blend | None]:
     """How each inner layer meets the layer behind it (blend.py), kept in the layer."""
     out: list[Blend | None] = []
@@ -159,9 +176,10 @@ def make_plan(source, opts: RenderOptions, progress: Progress | None = None, eve
         if isinstance(source, (str, Path)):
             exact = generated_series(source, names)
     stack = build_stack(images, names, opts, progress, exact)
+    warps = align_locally(stack, progress) if opts.local_align else []
     blends = blend_layers(stack, progress) if opts.crop is None else []
     out_w, out_h = output_size(stack, opts, even)
     zoom_frames = (round(opts.duration * opts.fps) if opts.duration else (len(stack) - 1) * opts.steps + 1)
     path = CameraPath(stack, out_w, out_h, frames=max(2, zoom_frames), reverse=opts.reverse, easing=opts.easing)
     return Plan(stack, path, Renderer(stack, out_w, out_h, crop=opts.crop, seam_width=opts.seam_width), opts,
-                hold_frames=round(opts.hold * opts.fps), blends=blends)
+                hold_frames=round(opts.hold * opts.fps), blends=blends, warps=warps)

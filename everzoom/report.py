@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 
 from .blend import Blend
+from .local_align import LocalWarp
 from .register import PairFit
 
 ROW_H = 240
@@ -23,7 +24,21 @@ def _text(img: np.ndarray, lines: list[str], x: int, colour) -> None:
         y += 22
 
 
-def pair_row(inner: np.ndarray, outer: np.ndarray, fit: PairFit, blend: Blend | None = None) -> np.ndarray:
+def draw_field(picture: np.ndarray, warp: LocalWarp, scale: float, grid: int = 12, magnify: float = 10) -> None:
+    """Arrows of the local shift field on a grid (picture pixels = outer pixels * scale)."""
+    x0, y0, x1, y1 = warp.box
+    h, w = warp.field.shape[:2]
+    for gy in np.linspace(0, h - 1, grid).astype(int):
+        for gx in np.linspace(0, w - 1, grid).astype(int):
+            dx, dy = warp.field[gy, gx]
+            start = np.array([x0 + gx, y0 + gy]) * scale
+            end = start + np.array([dx, dy]) * scale * magnify
+            cv2.arrowedLine(picture, tuple(np.round(start).astype(int)), tuple(np.round(end).astype(int)),
+                            SEAM, 1, cv2.LINE_AA, tipLength=0.3)
+
+
+def pair_row(inner: np.ndarray, outer: np.ndarray, fit: PairFit, blend: Blend | None = None,
+             warp: LocalWarp | None = None) -> np.ndarray:
     """inner | outer with the inner image's measured rectangle drawn on it (sides whose detail
     disagrees in orange) | the numbers."""
     a, sa = _fit_height(inner, ROW_H)
@@ -41,6 +56,9 @@ def pair_row(inner: np.ndarray, outer: np.ndarray, fit: PairFit, blend: Blend | 
     lines = [f"{fit.inner} in {fit.outer}", f"zoom factor {fit.zoom:.4f}",
              f"offset {fit.offset[0]:+.2f}, {fit.offset[1]:+.2f} px", f"confidence {fit.confidence:.3f}",
              "ok" if fit.ok else "DOES NOT MATCH"]
+    if warp:
+        draw_field(b, warp, sb)
+        lines.append(f"border misaligned {warp.before:.2f} -> {warp.after:.2f} px")
     if blend:
         names = [n for n, s in zip(("left", "top", "right", "bottom"), seams) if s]
         lines += [f"detail differs: {', '.join(names) or 'nowhere'}",
@@ -50,10 +68,13 @@ def pair_row(inner: np.ndarray, outer: np.ndarray, fit: PairFit, blend: Blend | 
     return np.hstack([a, gap, b, gap, panel])
 
 
-def report_image(images: list[np.ndarray], fits: list[PairFit], blends: list[Blend] | None = None) -> np.ndarray:
+def report_image(images: list[np.ndarray], fits: list[PairFit], blends: list[Blend] | None = None,
+                 warps: list[LocalWarp] | None = None) -> np.ndarray:
     """All pairs, one row each, innermost pair on top."""
     blends = blends or [None] * len(fits)
-    rows = [pair_row(images[k], images[k + 1], f, b) for k, (f, b) in enumerate(zip(fits, blends, strict=True))]
+    warps = warps or [None] * len(fits)
+    rows = [pair_row(images[k], images[k + 1], f, b, w)
+            for k, (f, b, w) in enumerate(zip(fits, blends, warps, strict=True))]
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 8), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
     return np.vstack(rows)

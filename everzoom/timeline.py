@@ -1,0 +1,102 @@
+"""Where the zoom is at each frame: depth (in image steps, 0 = the outermost image, n-1 = the
+innermost) as a function of the frame index, for every mode, easing and timing.
+
+One way (`in`: outermost to innermost, `out` the reverse) the depth follows the knots
+(time at which each image is reached, depth) through a monotone C1 spline (PCHIP): equal
+times give constant speed; per-step times (--timing) change the speed smoothly at the images,
+never in one jump; a hold at an image (--hold-each) is a flat stretch that the spline reaches
+and leaves with zero speed (eased to rest, not frozen abruptly). The named easing then ramps
+the speed up from rest at the start and down to rest at the end over --ease-steps steps.
+`in-out` plays the one-way path and then the same path backwards, so frame i equals frame
+N-1-i; the turn eases to rest (the one-way path ends at rest there) and the frame at the turn
+is not repeated. With --loop the clip is periodic: its last frame is followed by its first.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.interpolate import PchipInterpolator
+
+from .errors import EverzoomError
+
+MODES = ("in", "out", "in-out", "out-in")
+EASES = ("none", "sine", "cubic", "quint")
+
+
+def ramp_position(u: np.ndarray, ease: str) -> np.ndarray:
+    """Distance covered over a ramp from rest to full speed (speed 1 at u = 1) at fraction u:
+    the integral of the curve's speed profile (sine: sin^2, cubic: smoothstep, quint:
+    smootherstep). Full speed through the whole ramp would cover 1."""
+    u = np.clip(u, 0.0, 1.0)
+    if ease == "sine":
+        return u / 2 - np.sin(math.pi * u) / (2 * math.pi)
+    if ease == "cubic":
+        return u ** 3 - u ** 4 / 2
+    if ease == "quint":
+        return u ** 6 - 3 * u ** 5 + 2.5 * u ** 4
+    return u
+
+
+def eased(t: np.ndarray, start: str, end: str, ramp: float) -> np.ndarray:
+    """Time 0..1 -> eased time 0..1: the speed ramps up from rest over `ramp` with the `start`
+    curve and down to rest over `ramp` with the `end` curve ('none': no ramp at that end),
+    constant between; position and speed are continuous."""
+    t = np.asarray(t, dtype=np.float64)
+    ramp = min(max(ramp, 0.0), 0.5)
+    if ramp == 0:
+        return t
+    lost_s, lost_e = (ramp * (1 - float(ramp_position(np.array(1.0), e))) for e in (start, end))
+    speed = 1 / (1 - lost_s - lost_e)
+    head = speed * ramp * ramp_position(t / ramp, start)
+    tail = 1 - speed * ramp * ramp_position((1 - t) / ramp, end)
+    return np.where(t < ramp, head, np.where(t > 1 - ramp, tail, speed * (t - lost_s)))
+
+
+def one_way(seconds: list[float], holds: list[float]) -> PchipInterpolator:
+    """Depth over time from the outermost image (depth 0) inwards, through the knots: `seconds[k]`
+    to travel step k (outermost first), `holds[k]` seconds of rest at image k."""
+    if len(holds) != len(seconds) + 1:
+        raise ValueError("one travel time per step and one hold per image")
+    times, depths, now = [], [], 0.0
+    for k, hold in enumerate(holds):
+        times.append(now)
+        depths.append(float(k))
+        if hold > 0:
+            now += hold
+            times.append(now)
+            depths.append(float(k))
+        if k < len(seconds):
+            now += seconds[k]
+    return PchipInterpolator(np.array(times), np.array(depths))
+
+
+def frame_count(one_way_frames: int, mode: str, loop: bool) -> int:
+    """Frames of the clip whose one-way part has `one_way_frames` (both ends included)."""
+    if mode in ("in", "out"):
+        return one_way_frames
+    return 2 * (one_way_frames - 1) + (0 if loop else 1)
+
+
+def plan_depths(steps: int, one_way_frames: int, mode: str = "in", ease: str = "none",
+                ease_steps: float = 1.0, seconds: list[float] | None = None, holds: list[float] | None = None,
+                loop: bool = False) -> np.ndarray:
+    """Depth (0 = outermost image, `steps` = innermost) of every frame of the clip."""
+    if mode not in MODES:
+        raise EverzoomError(f"--mode must be one of {', '.join(MODES)}, not {mode}")
+    if ease not in EASES:
+        raise EverzoomError(f"--ease must be one of {', '.join(EASES)}, not {ease}")
+    if loop and mode in ("in", "out"):
+        raise EverzoomError(f"--loop: a one-way zoom (--mode {mode}) cannot loop seamlessly; "
+                            "use --mode in-out or out-in")
+    path = one_way(seconds or [1.0] * steps, holds or [0.0] * (steps + 1))
+    total = float(path.x[-1])
+    turn = ease if ease != "none" else "cubic"  # a turn always comes to rest
+    start = turn if loop else ease               # looping, the start is a turn too
+    end = ease if mode in ("in", "out") else turn
+    ramp = ease_steps / steps if steps else 0.0
+    t = eased(np.linspace(0.0, 1.0, one_way_frames), start, end, ramp)
+    d = np.clip(path(t * total), 0.0, steps)
+    if mode in ("in-out", "out-in"):
+        d = np.concatenate([d, d[::-1][1:-1] if loop else d[::-1][1:]])
+    return d if mode in ("in", "in-out") else steps - d
