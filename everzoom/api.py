@@ -11,7 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .formats import VideoSettings
+from .audio import check as check_audio
+from .errors import EverzoomError
+from .formats import GIF_MAX_FPS, VideoSettings
 from .images import load_images
 from .options import RenderOptions
 from .planning import DEFAULT_ZOOM, Plan, Progress, align_locally, blend_layers, innermost_first, make_plan, sort, stage
@@ -99,15 +101,27 @@ def render(source, output: str | Path, progress: Progress | None = None, **optio
     output = Path(output)
     check_output(output, opts.overwrite)
     video = bool(output.suffix)
-    settings = VideoSettings(output.suffix, crf=opts.crf, preset=opts.preset) if video else None
+    settings = (VideoSettings(output.suffix, codec=opts.codec, quality=opts.quality, crf=opts.crf, preset=opts.preset)
+                if video else None)
+    if opts.codec and not settings:
+        raise EverzoomError(f"--codec {opts.codec}: PNG frames have no codec; give -o a video extension")
     if settings and opts.size:
         settings.check_size(*opts.size)
+    audio = None
+    if opts.audio:
+        check_audio(opts.audio, settings.container if settings else "")
+        audio = {"path": opts.audio, "start": opts.audio_start, "fade": opts.audio_fade}
+    if settings and settings.codec == "gif" and opts.fps > GIF_MAX_FPS:
+        log.info("GIF shows at most %g frames per second (its clock ticks in 1/100 s): --fps %g lowered to %g",
+                 GIF_MAX_FPS, opts.fps, GIF_MAX_FPS)
+        opts.fps = GIF_MAX_FPS
     p = make_plan(source, opts, progress, even=bool(settings and settings.yuv))
     w, h = p.size
     if settings:
         settings.check_size(w, h)
     total = p.frame_count
-    with open_sink(output, w, h, opts.fps, settings, overwrite=opts.overwrite) as sink, single_threaded_opencv():
+    with open_sink(output, w, h, opts.fps, settings, overwrite=opts.overwrite, audio=audio) as sink, \
+            single_threaded_opencv():
         for i, frame in enumerate(iter_frames(p, workers=RENDER_THREADS)):
             sink.write(frame)
             if progress:

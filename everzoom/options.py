@@ -9,8 +9,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from .errors import EverzoomError
-from .formats import PRESETS
-from .path import EASINGS
+from .formats import CODECS, PRESETS
+from .timeline import EASES, MODES
 
 MAX_SIDE = 8192
 MIN_SIDE = 16
@@ -53,8 +53,14 @@ class RenderOptions:
                                     "cut).")
     fps: float = option(30.0, "-fps", "--fps", kind=float, legacy=("--FramesPerSecond",), legacy_default=60.0,
                         help="Frames per second.")
+    mode: str = option("in", "--mode", choices=MODES,
+                       help="in: from the outermost image to the innermost; out: the reverse; in-out: in and back "
+                            "out (out-in: the other way), easing to rest at the turn.")
     reverse: bool = option(False, "-rev", "--reverse", legacy=("--Reverse",),
-                           help="Zoom out (start at the innermost image) instead of in.")
+                           help="Zoom out: the same as --mode out (with in-out: out-in).")
+    loop: bool = option(False, "--loop",
+                        help="Loop seamlessly when played on repeat (the frame after the last is the first): for "
+                             "--mode in-out or out-in, whose turn at the end then mirrors the one in the middle.")
     hold: float = option(0.0, "-d", "--hold", kind=float, legacy=("--Delay",), metavar="SECONDS",
                          help="Seconds to hold still at the start and at the end.")
     size: tuple[int, int] | None = option(None, "--size", metavar="WxH", shown="image size",
@@ -63,11 +69,37 @@ class RenderOptions:
     debug: bool = option(False, "-dbg", "--debug", legacy=("--Debug",),
                          help="Overlays: every layer's rectangle and centre (green: drawn), frame index, zoom "
                               "level, drawn layers.")
-    easing: str = option("none", "--easing", choices=EASINGS,
-                         help="ease-in-out: start and stop gently (constant speed in between).")
-    crf: int = option(18, "--crf", kind=int, help="H.264 quality (lower is better).")
+    ease: str = option("none", "--ease", "--easing", choices=(*EASES, "ease-in-out"),
+                       help="How the zoom starts and stops: none (constant speed), or the speed ramps from rest "
+                            "along a sine, cubic (smoothstep; --easing ease-in-out) or quint curve, applied to the "
+                            "log of the view width.")
+    ease_steps: float = option(1.0, "--ease-steps", kind=float, metavar="N",
+                               help="Over how many image steps the speed ramps up and down at each end (at most "
+                                    "half the zoom).")
+    hold_each: float = option(0.0, "--hold-each", kind=float, metavar="SECONDS",
+                              help="Pause at every image between the first and the last, easing to rest and away.")
+    timing: str | None = option(None, "--timing", kind=str, metavar="FILE",
+                                help="Seconds per step (CSV rows or a JSON object: image name or index -> seconds "
+                                     "to travel from it to the next, zoomed-out image, and an optional hold "
+                                     "there); the speed changes smoothly between steps. --duration scales them.")
+    codec: str | None = option(None, "--codec", choices=CODECS, shown="by extension",
+                               help="Video codec: .mp4 h264 (default), h265 or av1; .webm vp9 (default) or av1; "
+                                    ".mov prores (default), h264 or h265; .mkv any of these.")
+    quality: int = option(80, "--quality", kind=int, metavar="0-100",
+                          help="One quality knob for every format, higher is better (80: H.264 CRF 18; the "
+                               "README has the mapping per codec).")
+    crf: int | None = option(None, "--crf", kind=int, shown="from --quality",
+                             help="Expert: the codec's own CRF (H.264, H.265, AV1, VP9), instead of --quality.")
     preset: str = option("medium", "--preset", choices=PRESETS, shown="medium (veryfast with --draft)",
-                         help="H.264 speed/size trade-off.")
+                         help="Encoder speed/size trade-off (x264's names; mapped for the other codecs).")
+    audio: str | None = option(None, "--audio", kind=str, metavar="FILE",
+                               help="Soundtrack (any format ffmpeg reads): AAC in .mp4/.mov/.mkv, Opus in .webm. "
+                                    "The video's length decides: longer audio is cut (with a fade-out), shorter "
+                                    "audio ends early.")
+    audio_start: float = option(0.0, "--audio-start", kind=float, metavar="SECONDS",
+                                help="Skip this far into the soundtrack.")
+    audio_fade: float | None = option(None, "--audio-fade", kind=float, metavar="SECONDS", shown="1 when cut",
+                                      help="Seconds of fade-out at the end of the soundtrack.")
     draft: bool = option(False, "--draft", help="Quick preview: half size, veryfast preset.")
     overwrite: bool = option(False, "--overwrite",
                              help="Replace the frames in an existing frames folder (a video file is always "
@@ -111,10 +143,29 @@ class RenderOptions:
             raise EverzoomError(f"--hold must be between 0 and 3600 seconds, not {self.hold}")
         if self.size is not None:
             check_size(self.size)
-        if self.easing not in EASINGS:
-            raise EverzoomError(f"--easing must be one of {', '.join(EASINGS)}, not {self.easing}")
-        if not (isinstance(self.crf, int) and 0 <= self.crf <= 51):
-            raise EverzoomError(f"--crf must be a whole number from 0 to 51, not {self.crf}")
+        if self.ease == "ease-in-out":
+            self.ease = "cubic"
+        if self.ease not in EASES:
+            raise EverzoomError(f"--ease must be one of {', '.join(EASES)}, not {self.ease}")
+        if self.mode not in MODES:
+            raise EverzoomError(f"--mode must be one of {', '.join(MODES)}, not {self.mode}")
+        if self.reverse:
+            self.mode, self.reverse = {"in": "out", "in-out": "out-in"}.get(self.mode, self.mode), False
+        if self.loop and self.mode in ("in", "out"):
+            raise EverzoomError(f"--loop: a one-way zoom (--mode {self.mode}) cannot loop seamlessly; use --mode "
+                                "in-out or out-in")
+        if not (math.isfinite(self.ease_steps) and 0 <= self.ease_steps <= 1000):
+            raise EverzoomError(f"--ease-steps must be a number of steps from 0 to 1000, not {self.ease_steps}")
+        if not (math.isfinite(self.hold_each) and 0 <= self.hold_each <= 3600):
+            raise EverzoomError(f"--hold-each must be between 0 and 3600 seconds, not {self.hold_each}")
+        if not (isinstance(self.quality, int) and 0 <= self.quality <= 100):
+            raise EverzoomError(f"--quality must be a whole number from 0 to 100, not {self.quality}")
+        if self.crf is not None and not (isinstance(self.crf, int) and 0 <= self.crf <= 63):
+            raise EverzoomError(f"--crf must be a whole number from 0 to 63, not {self.crf}")
+        if not (math.isfinite(self.audio_start) and self.audio_start >= 0):
+            raise EverzoomError(f"--audio-start must be a number of seconds of at least 0, not {self.audio_start}")
+        if self.audio_fade is not None and not (math.isfinite(self.audio_fade) and self.audio_fade >= 0):
+            raise EverzoomError(f"--audio-fade must be a number of seconds of at least 0, not {self.audio_fade}")
         if self.preset not in PRESETS:
             raise EverzoomError(f"--preset must be one of {', '.join(PRESETS)}, not {self.preset}")
 
@@ -153,3 +204,20 @@ def parse_size(text: str) -> tuple[int, int]:
     except ValueError:
         raise EverzoomError(f"--size must look like 1920x1080, not {text!r}") from None
     return check_size((w, h))
+
+
+def options_table() -> str:
+    """The README's table of render options, made from their one definition (tests/test_docs.py
+    checks that the README holds exactly this)."""
+    rows = ["| option | default | meaning |", "| --- | --- | --- |"]
+    for f, meta in cli_fields():
+        metavar = (meta["metavar"] or "").replace("|", "\\|")
+        flags = ", ".join(f"`{flag}`" + (f" {metavar}" if metavar and i == len(meta["flags"]) - 1 else "")
+                          for i, flag in enumerate(meta["flags"]))
+        if isinstance(f.default, bool):
+            default = "off"  # the flag; a --no-x flag turns off what is on by default
+        else:
+            default = meta["shown"] if meta["shown"] is not None else ("" if f.default is None else f"{f.default:g}"
+                                                                       if isinstance(f.default, float) else str(f.default))
+        rows.append(f"| {flags} | {default} | {meta['help']} |")
+    return "\n".join(rows)

@@ -1,4 +1,5 @@
-"""Camera path: frame index -> View, at constant zoom speed (log width linear in time).
+"""Camera path: frame index -> View. How deep the zoom is at each frame comes from the
+timeline (timeline.py: modes, easing, holds, timing); here depth becomes a view.
 
 The path is anchored at the layers: when the view is as wide as layer k's centre crop it shows
 exactly layer k. Between anchors the log width moves at constant speed and the centre follows a
@@ -18,37 +19,16 @@ from scipy.interpolate import CubicSpline
 from .errors import EverzoomError
 from .stack import Stack, View, fit_width
 
-EASINGS = ("none", "ease-in-out")
-
-
-def ease_in_out(t: np.ndarray, ramp: float) -> np.ndarray:
-    """Position over [0, 1] with a smoothstep velocity ramp over `ramp` at each end, constant between.
-
-    Velocity stays continuous (no jerk at the start/end of the zoom); mid-path speed is 1/(1-ramp).
-    """
-    t = np.asarray(t, dtype=np.float64)
-    if ramp <= 0:
-        return t
-    vmax = 1.0 / (1.0 - ramp)
-
-    def head(u):  # integral of smoothstep from 0 to u, times ramp
-        return ramp * (u ** 3 - u ** 4 / 2)
-
-    ahead = vmax * head(np.clip(t / ramp, 0, 1))
-    behind = 1 - vmax * head(np.clip((1 - t) / ramp, 0, 1))  # the end mirrors the start
-    return np.where(t < ramp, ahead, np.where(t > 1 - ramp, behind, vmax * (t - ramp / 2)))
-
-
 @dataclass
 class CameraPath:
-    """Views for the `frames` frames of the zoom (holds are repeats of the end frames, not views)."""
+    """Views for the frames of the zoom (holds are repeats of the end frames, not views);
+    `depths`: per frame, how many image steps in from the outermost image (0 .. n-1), along
+    which the log of the view width moves linearly."""
 
     stack: Stack
     out_w: int
     out_h: int
-    frames: int
-    reverse: bool = False
-    easing: str = "none"
+    depths: np.ndarray
 
     def __post_init__(self) -> None:
         layers = self.stack.layers
@@ -61,18 +41,12 @@ class CameraPath:
         relative = np.array([[l.cx, l.cy] for l in layers]) / np.exp(self._log_w)[:, None]
         self._relative = CubicSpline(self._log_w, relative, bc_type="natural" if len(layers) > 2 else "not-a-knot")
 
-    def progress(self, index: int) -> float:
-        """Fraction of the zoom done at frame `index` (0 at the first frame, 1 at the last)."""
-        t = min(max(index, 0), self.frames - 1) / (self.frames - 1)
-        if self.easing == "ease-in-out":
-            ramp = min(0.5, 1.0 / max(1, len(self.stack) - 1))
-            t = float(ease_in_out(t, ramp))
-        return t
+    @property
+    def frames(self) -> int:
+        return len(self.depths)
 
     def log_width(self, index: int) -> float:
-        t = self.progress(index)
-        if self.reverse:
-            t = 1 - t
+        t = float(self.depths[min(max(index, 0), self.frames - 1)]) / max(1, len(self.stack) - 1)
         return self._log_w[-1] + t * (self._log_w[0] - self._log_w[-1])
 
     def view(self, index: int) -> View:

@@ -23,6 +23,7 @@ from .path import CameraPath
 from .register import check, describe, likely_factor, nominal_fit, outermost_first, placed_stack, register, snap
 from .render import Renderer
 from .stack import Stack
+from .timeline import plan_depths, read_timing, step_times
 
 log = logging.getLogger("everzoom")
 
@@ -163,6 +164,19 @@ def sort(source, progress: Progress | None = None) -> tuple[list[np.ndarray], Or
     return [by_name[n] for n in order.order], order
 
 
+def frame_depths(n: int, opts: RenderOptions, names: list[str]) -> np.ndarray:
+    """How deep the zoom is at every frame (timeline.py): --steps frames per step, or the
+    --timing file's seconds, with --hold-each pauses, all scaled to --duration if given."""
+    timing = read_timing(opts.timing, names) if opts.timing else None
+    seconds, holds = step_times(n, opts.steps / opts.fps, opts.hold_each, timing)
+    if opts.duration:
+        clip = max(2, round(opts.duration * opts.fps))
+        one_way = clip if opts.mode in ("in", "out") else clip // 2 + 1
+    else:
+        one_way = round((sum(seconds) + sum(holds)) * opts.fps) + 1
+    return plan_depths(n - 1, max(2, one_way), opts.mode, opts.ease, opts.ease_steps, seconds, holds, opts.loop)
+
+
 def make_plan(source, opts: RenderOptions, progress: Progress | None = None, even: bool = True) -> Plan:
     """Load and place a set (a folder, image paths or RGB arrays, innermost first) for rendering;
     `even`: round the default output size down to even sides (video codecs need them)."""
@@ -179,7 +193,6 @@ def make_plan(source, opts: RenderOptions, progress: Progress | None = None, eve
     warps = align_locally(stack, progress) if opts.local_align else []
     blends = blend_layers(stack, progress) if opts.crop is None else []
     out_w, out_h = output_size(stack, opts, even)
-    zoom_frames = (round(opts.duration * opts.fps) if opts.duration else (len(stack) - 1) * opts.steps + 1)
-    path = CameraPath(stack, out_w, out_h, frames=max(2, zoom_frames), reverse=opts.reverse, easing=opts.easing)
+    path = CameraPath(stack, out_w, out_h, depths=frame_depths(len(stack), opts, [l.name for l in stack.layers]))
     return Plan(stack, path, Renderer(stack, out_w, out_h, crop=opts.crop, seam_width=opts.seam_width), opts,
                 hold_frames=round(opts.hold * opts.fps), blends=blends, warps=warps)

@@ -16,8 +16,9 @@ import cv2
 import numpy as np
 
 from .errors import EverzoomError
-from .ffmpeg import Encoder
-from .formats import VideoSettings, output_kind
+from .audio import mux
+from .ffmpeg import Encoder, run
+from .formats import VideoSettings, gif_args, output_kind
 
 __all__ = ["Sink", "VideoSink", "FramesSink", "check_output", "open_sink", "output_kind", "creating", "no_interrupts"]
 
@@ -138,29 +139,58 @@ class Sink:
 
 class VideoSink(Sink):
     """A video file through the bundled ffmpeg, encoded as `settings` say (codec, quality,
-    colour conversion and tags)."""
+    colour conversion and tags), with the soundtrack muxed in once the frames are encoded.
+    GIF goes through a lossless intermediate file (FFV1), read twice: once for the clip's
+    palette, once to map the frames onto it; frames are never all held in memory."""
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: float, settings: VideoSettings):
+    def __init__(self, path: str | Path, width: int, height: int, fps: float, settings: VideoSettings,
+                 audio: dict | None = None):
         super().__init__(Path(path))
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=".part")
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.settings, self.fps, self.audio, self.frames = settings, fps, audio, 0
+        self.temps: list[Path] = []
+        self.tmp = self._temp(".part")
         try:
-            self._encoder = Encoder(self.tmp, width, height, fps, settings.output_args(width, height, fps))
+            if settings.codec == "gif":
+                self.encoded = self._temp(".mkv")
+                args = ["-c:v", "ffv1", "-pix_fmt", "bgr0", "-f", "matroska"]
+            else:
+                self.encoded = self._temp(".mkv") if audio else self.tmp
+                args = settings.output_args(width, height, fps)
+            self._encoder = Encoder(self.encoded, width, height, fps, args)
         except BaseException:
             self._discard()
             raise
 
+    def _temp(self, suffix: str) -> Path:
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=suffix)
+        os.close(fd)
+        self.temps.append(Path(tmp))
+        return Path(tmp)
+
     def write(self, frame: np.ndarray) -> None:
         self._encoder.write(frame)
+        self.frames += 1
 
     def commit(self) -> None:
         self._encoder.finish()
+        if self.settings.codec == "gif":
+            palette = self._temp(".png")
+            make, use = gif_args(palette, self.settings.loop)
+            run(["-i", str(self.encoded), *make], f"making the palette of {self.path}")
+            run(["-i", str(self.encoded), "-i", str(palette), *use, str(self.tmp)], f"writing {self.path}")
+        elif self.audio:
+            mux(self.encoded, self.audio["path"], self.tmp, self.frames / self.fps, self.settings.muxer,
+                self.settings.container, self.audio.get("start", 0.0), self.audio.get("fade"))
         publish(self.tmp, self.path)
+        self._remove_temps()
+
+    def _remove_temps(self) -> None:
+        for tmp in self.temps:
+            tmp.unlink(missing_ok=True)
 
     def abort(self) -> None:
         self._encoder.kill() if hasattr(self, "_encoder") else None
-        self.tmp.unlink(missing_ok=True)
+        self._remove_temps()
 
 
 class FramesSink(Sink):
@@ -212,7 +242,7 @@ def check_output(path: str | Path, overwrite: bool = False) -> None:
 
 
 def open_sink(path: str | Path, width: int, height: int, fps: float, settings: VideoSettings,
-              overwrite: bool = False) -> Sink:
+              overwrite: bool = False, audio: dict | None = None) -> Sink:
     if output_kind(path) == "frames":
         return FramesSink(path, overwrite=overwrite)
-    return VideoSink(path, width, height, fps, settings)
+    return VideoSink(path, width, height, fps, settings, audio)

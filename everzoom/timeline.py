@@ -13,7 +13,10 @@ is not repeated. With --loop the clip is periodic: its last frame is followed by
 """
 from __future__ import annotations
 
+import csv
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
@@ -100,3 +103,70 @@ def plan_depths(steps: int, one_way_frames: int, mode: str = "in", ease: str = "
     if mode in ("in-out", "out-in"):
         d = np.concatenate([d, d[::-1][1:-1] if loop else d[::-1][1:]])
     return d if mode in ("in", "in-out") else steps - d
+
+
+def read_timing(path: str | Path, names: list[str]) -> dict[int, tuple[float | None, float]]:
+    """A timing file: image (name or index, innermost first) -> (seconds to travel from it to the
+    next, zoomed-out image, or None to keep the default; seconds of hold there).
+
+    CSV: rows `image,seconds[,hold]` (a header row and # comments are skipped). JSON: an object
+    `{"image": seconds}` or `{"image": {"seconds": s, "hold": h}}`.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EverzoomError(f"--timing {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    rows: list[tuple[str, object, object]] = []
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise EverzoomError(f"--timing {path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        if not isinstance(data, dict):
+            raise EverzoomError(f"--timing {path}: expected an object of image -> seconds")
+        for key, value in data.items():
+            if isinstance(value, dict):
+                rows.append((key, value.get("seconds"), value.get("hold", 0)))
+            else:
+                rows.append((key, value, 0))
+    else:
+        for line in csv.reader(line for line in text.splitlines() if line.strip() and not line.startswith("#")):
+            cells = [c.strip() for c in line]
+            if cells[0].lower() in ("image", "name", "index"):
+                continue
+            rows.append((cells[0], cells[1] if len(cells) > 1 and cells[1] else None,
+                         cells[2] if len(cells) > 2 and cells[2] else 0))
+    by_name = {n: i for i, n in enumerate(names)}
+    out: dict[int, tuple[float | None, float]] = {}
+    for key, seconds, hold in rows:
+        index = by_name.get(str(key))
+        if index is None and str(key).isdigit() and int(key) < len(names):
+            index = int(key)
+        if index is None:
+            raise EverzoomError(f"--timing {path}: no image {key!r} in the set")
+        try:
+            s = None if seconds is None else float(seconds)
+            h = float(hold)
+        except (TypeError, ValueError):
+            raise EverzoomError(f"--timing {path}: image {key}: seconds must be numbers") from None
+        if (s is not None and not (math.isfinite(s) and s > 0)) or not (math.isfinite(h) and h >= 0):
+            raise EverzoomError(f"--timing {path}: image {key}: travel must take more than 0 s, holds at least 0")
+        if s is not None and index == len(names) - 1:
+            raise EverzoomError(f"--timing {path}: {key} is the outermost image: there is no next one to travel to")
+        out[index] = (s, h)
+    return out
+
+
+def step_times(n: int, step_seconds: float, hold_each: float = 0.0,
+               timing: dict[int, tuple[float | None, float]] | None = None) -> tuple[list[float], list[float]]:
+    """Seconds per step and per image hold, both outermost first, for a set of n images
+    (indices innermost first in `timing`)."""
+    seconds = [step_seconds] * (n - 1)
+    holds = [0.0] + [hold_each] * (n - 2) + [0.0] if n > 1 else [0.0]
+    for index, (travel, hold) in (timing or {}).items():
+        outer_first = n - 1 - index
+        if travel is not None:
+            seconds[outer_first - 1] = travel
+        holds[outer_first] = hold
+    return seconds, holds

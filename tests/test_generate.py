@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import subprocess
 
 import cv2
 import imageio_ffmpeg
@@ -22,6 +23,7 @@ else:
     pytest.importorskip("diffusers")
 
 import everzoom
+from everzoom.ffmpeg import probe
 from everzoom.generate import MANIFEST, GenerateOptions, generate
 
 from scene import psnr
@@ -117,14 +119,20 @@ def test_start_image(models, prompts, tmp_path, run_cli):
 def test_make_renders_what_it_generated_placed_exactly(models, prompts, tmp_path, run_cli):
     """A generated 64-px series (which registration alone cannot place: too small and too soft)
     renders, placed as the manifest says: exact factor size / pasted side (64 at 1.5: 64/42),
-    each image exactly centred; `make` takes the render options."""
+    each image exactly centred; `make` takes the render options (here a zoom in and back out
+    with a soundtrack)."""
     t2i, inpaint = models
     video = tmp_path / "zoom.mp4"
+    track = tmp_path / "tone.wav"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=5",
+                    str(track)], check=True)
     r = run_cli("make", prompts, "-o", video, "--model", t2i, "--inpaint-model", inpaint, *FAST, "--images", 3,
-                "--zoom-factor", 1.5, "--steps", 4, "--fps", 10, "--seed", 1, "--size", "48x32", "-q")
+                "--zoom-factor", 1.5, "--steps", 4, "--fps", 10, "--seed", 1, "--size", "48x32", "-q",
+                "--mode", "in-out", "--audio", track)
     assert r.code == 0, r.err
     count, _ = imageio_ffmpeg.count_frames_and_secs(str(video))
-    assert count == 2 * 4 + 1
+    assert count == 2 * (2 * 4) + 1
+    assert "Audio: aac" in probe(video)
     folder = tmp_path / "zoom_images"
     manifest = json.loads((folder / MANIFEST).read_text())
     assert manifest["step_factor"] == 64 / 42
