@@ -7,11 +7,11 @@
 """
 __version__ = "0.2.0"
 
-from .api import RenderResult, frames, inspect, plan, render, sort
+from .api import RenderResult, frames, inspect, plan, render, sort, web
 from .errors import EverzoomError
 from .images import load_images
 from .options import RenderOptions
 from .stack import Layer, Stack, View
 
-__all__ = ["render", "frames", "plan", "sort", "inspect", "RenderResult", "RenderOptions", "EverzoomError",
+__all__ = ["render", "frames", "plan", "sort", "inspect", "web", "RenderResult", "RenderOptions", "EverzoomError",
            "load_images", "Stack", "Layer", "View"]

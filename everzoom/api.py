@@ -21,7 +21,7 @@ from .register import likely_factor, placed_stack, register, snap
 from .sinks import check_output, open_sink
 from .stream import ordered_map
 
-__all__ = ["plan", "frames", "render", "sort", "inspect", "RenderResult", "Plan"]
+__all__ = ["plan", "frames", "render", "web", "sort", "inspect", "RenderResult", "Plan"]
 
 log = logging.getLogger("everzoom")
 
@@ -127,3 +127,22 @@ def render(source, output: str | Path, progress: Progress | None = None, **optio
             if progress:
                 progress("render", i + 1, total)
     return RenderResult(output, total, (w, h), opts.fps, p.stack.zoom_factors())
+
+
+def web(source, output: str | Path, progress: Progress | None = None, lossless: bool = False,
+        max_side: int | None = None, **options) -> int:
+    """Export a set as one self-contained interactive HTML page (webpage.py); its size in bytes.
+
+    The same input handling as render (sorting, registration, local alignment, blend); the page
+    plays the render's camera path, by default a seamless in-out loop (give `mode` otherwise).
+    `quality` (0-100) sets the layers' lossy WebP quality; `lossless` embeds them without loss;
+    `max_side` caps their size."""
+    from .webpage import write_page
+
+    if "mode" not in options:
+        options |= {"mode": "out-in" if options.pop("reverse", False) else "in-out", "loop": True}
+    opts = RenderOptions.from_kwargs(**options)
+    output = Path(output)
+    p = make_plan(source, opts, progress, even=False)
+    title = Path(source).name if isinstance(source, (str, Path)) else "everzoom"
+    return write_page(p, output, opts.quality, lossless, max_side, title=title)

@@ -48,7 +48,7 @@ class Bar:
     bar per stage; silent with --quiet. A bar appears with its stage's first report, so a run
     that fails early prints only its error line."""
 
-    UNITS = {"render": "frame", "register": "pair", "sort": "image", "generate": "image"}
+    UNITS = {"render": "frame", "register": "pair", "align": "pair", "blend": "layer", "sort": "image", "generate": "image"}
 
     def __init__(self, quiet: bool):
         self.quiet, self.stage, self.bar = quiet, None, None
@@ -160,6 +160,44 @@ def render(folder: Path, output: Path, quiet: bool, **opts) -> None:
     """
     _setup_logging(quiet)
     _run_render(folder, output, quiet, **opts)
+
+
+WEB_SKIPS = ("codec", "crf", "preset", "audio", "audio_start", "audio_fade", "overwrite", "draft", "debug", "hold",
+             "size")  # video-only: the page draws at the screen's own size and speed
+
+
+def web_options(func):
+    """The page's own options (beside the render options that place the layers and make the path)."""
+    func = click.option("--max-side", type=int, default=None, metavar="PX",
+                        help="Cap the embedded layers' longer side (default: as they are).")(func)
+    return click.option("--lossless", is_flag=True, default=False,
+                        help="Embed the layers as lossless WebP (default: lossy, --quality).")(func)
+
+
+def _write_web(source: Path, output: Path, quiet: bool, **opts) -> None:
+    with Bar(quiet) as bar:
+        size = api.web(source, output, progress=bar, **_given(opts))
+    log.info("wrote %s (%.1f MB)", output, size / 1e6)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The page (.html).")
+@web_options
+@render_options(skip=WEB_SKIPS)
+def web(folder: Path, output: Path, quiet: bool, **opts) -> None:
+    """Export the images in FOLDER as one self-contained HTML page that zooms in the browser.
+
+    The same input handling as render (sorting, registration, local alignment, blend). The page
+    plays the render's camera path (default: a seamless in-out loop) at the screen's own
+    resolution; it needs no network and opens from disk. Wheel or pinch to zoom, space to pause,
+    arrows or +/- to step, r to reverse, Home/End for the ends.
+    """
+    _setup_logging(quiet)
+    if "mode" not in _given({"mode": opts.get("mode")}):
+        opts.pop("loop", None)  # the page's default is the in-out loop
+        opts.pop("mode", None)
+    _write_web(folder, output, quiet, **opts)
 
 
 @cli.command(name="sort")
@@ -315,17 +353,26 @@ placed exactly as it was made).
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="The video (or, without extension, a folder of PNG frames).")
 @click.option("--images-dir", type=click.Path(path_type=Path), default=None, help="Where the images go.")
+@click.option("--web", "web_page", type=click.Path(path_type=Path), default=None, metavar="FILE.html",
+              help="Also export the interactive page (as `everzoom web`).")
+@web_options
 @generate_options(old_spellings=False)
 @render_options(skip=MAKE_SKIPS)
-def make(prompts: Path, output: Path, images_dir: Path | None, quiet: bool, **opts) -> None:
+def make(prompts: Path, output: Path, images_dir: Path | None, web_page: Path | None, lossless: bool,
+         max_side: int | None, quiet: bool, **opts) -> None:
     _setup_logging(quiet)
     render_names = {f.name for f, _ in cli_fields()} - set(MAKE_SKIPS)
     render_opts = {k: v for k, v in opts.items() if k in render_names}
     check_output(output, bool(render_opts.get("overwrite")))
+    if web_page is not None and web_page.suffix.lower() not in (".html", ".htm"):
+        raise EverzoomError(f"--web {web_page}: the page is an .html file")
     folder = _generate(prompts, images_dir or output.with_name(output.stem + "_images"), quiet,
                        {k: v for k, v in opts.items() if k not in render_names})
     _on_interrupt["note"] = f"the images are kept in {folder}; no video was written"
     _run_render(folder, output, quiet, **render_opts)
+    if web_page is not None:
+        page_opts = {k: v for k, v in render_opts.items() if k not in WEB_SKIPS}
+        _write_web(folder, web_page, quiet, lossless=lossless, max_side=max_side, **page_opts)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
