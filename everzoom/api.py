@@ -89,11 +89,13 @@ class RenderResult:
     zoom_factors: list[float]
 
 
-def render(source, output: str | Path, progress: Progress | None = None, **options) -> RenderResult:
+def render(source, output: str | Path, progress: Progress | None = None, client=None, **options) -> RenderResult:
     """Render a set to a video file (by its extension) or, with no extension, a folder of PNG frames.
 
     `source`: a folder, a list of image paths or a list of RGB arrays, innermost first.
     Options are those of RenderOptions, e.g. zoom_factor=2, steps=100, crop=0.8, fps=30.
+    `client`: a dask.distributed Client to render on (cluster.py), as cluster=ADDRESS or
+    workers=N do.
     """
     opts = RenderOptions.from_kwargs(**options)
     if opts.draft and "preset" not in options:
@@ -120,6 +122,9 @@ def render(source, output: str | Path, progress: Progress | None = None, **optio
     if settings:
         settings.check_size(w, h)
     total = p.frame_count
+    if client is not None or opts.cluster or opts.workers:
+        _render_on_cluster(p, output, settings, client, opts, audio, progress)
+        return RenderResult(output, total, (w, h), opts.fps, p.stack.zoom_factors())
     with open_sink(output, w, h, opts.fps, settings, overwrite=opts.overwrite, audio=audio) as sink, \
             single_threaded_opencv():
         for i, frame in enumerate(iter_frames(p, workers=RENDER_THREADS)):
@@ -146,3 +151,19 @@ def web(source, output: str | Path, progress: Progress | None = None, lossless: 
     p = make_plan(source, opts, progress, even=False)
     title = Path(source).name if isinstance(source, (str, Path)) else "everzoom"
     return write_page(p, output, opts.quality, lossless, max_side, title=title)
+
+
+def _render_on_cluster(p: Plan, output: Path, settings, client, opts: RenderOptions, audio, progress) -> None:
+    from . import cluster
+
+    cluster.check_settings(settings)
+    if client is not None:
+        cluster.render(p, output, settings, client, opts.segment_seconds, audio, progress, opts.overwrite)
+        return
+    client, local = cluster.connect(opts.cluster, opts.workers)
+    try:
+        cluster.render(p, output, settings, client, opts.segment_seconds, audio, progress, opts.overwrite)
+    finally:
+        client.close()
+        if local is not None:
+            local.close()

@@ -100,6 +100,13 @@ class RenderOptions:
                                 help="Skip this far into the soundtrack.")
     audio_fade: float | None = option(None, "--audio-fade", kind=float, metavar="SECONDS", shown="1 when cut",
                                       help="Seconds of fade-out at the end of the soundtrack.")
+    cluster: str | None = option(None, "--cluster", kind=str, metavar="ADDRESS",
+                                 help="Render on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786), "
+                                      "split into segments (needs the cluster extra; H.264/H.265 video or PNG frames).")
+    workers: int | None = option(None, "--workers", kind=int, metavar="N",
+                                 help="Render on a Dask cluster of N processes started on this machine.")
+    segment_seconds: float = option(4.0, "--segment-seconds", kind=float, metavar="S",
+                                    help="With --cluster or --workers: the length of each rendered segment.")
     draft: bool = option(False, "--draft", help="Quick preview: half size, veryfast preset.")
     overwrite: bool = option(False, "--overwrite",
                              help="Replace the frames in an existing frames folder (a video file is always "
@@ -158,6 +165,12 @@ class RenderOptions:
             raise EverzoomError(f"--ease-steps must be a number of steps from 0 to 1000, not {self.ease_steps}")
         if not (math.isfinite(self.hold_each) and 0 <= self.hold_each <= 3600):
             raise EverzoomError(f"--hold-each must be between 0 and 3600 seconds, not {self.hold_each}")
+        if self.workers is not None and not (isinstance(self.workers, int) and 1 <= self.workers <= 256):
+            raise EverzoomError(f"--workers must be a whole number from 1 to 256, not {self.workers}")
+        if self.cluster and self.workers:
+            raise EverzoomError("--cluster and --workers: give one (a scheduler to use, or workers to start here)")
+        if not (math.isfinite(self.segment_seconds) and 0 < self.segment_seconds <= 3600):
+            raise EverzoomError(f"--segment-seconds must be a positive number of seconds, not {self.segment_seconds}")
         if not (isinstance(self.quality, int) and 0 <= self.quality <= 100):
             raise EverzoomError(f"--quality must be a whole number from 0 to 100, not {self.quality}")
         if self.crf is not None and not (isinstance(self.crf, int) and 0 <= self.crf <= 63):

@@ -60,15 +60,24 @@ class Renderer:
 
     def __init__(self, stack: Stack, out_w: int, out_h: int, crop: float | None = None, seam_width: float = SEAM_PX):
         self.stack, self.out_w, self.out_h, self.crop, self.seam_width = stack, out_w, out_h, crop, seam_width
-        for layer in stack.layers:  # build every pyramid now: render() may run in several threads
-            layer.padded_level(layer.max_level())
-            if layer.blended is not None:
-                layer.padded_level(layer.max_level(), blended=True)
+        self.prepare()
         widths = [fit_width(layer, out_w, out_h) for layer in stack.layers]
         self._fit = np.array(widths)
         # log width over which a layer's fade band grows to full: its whole zoom step
         steps = np.log(self._fit[1:] / self._fit[:-1]) if len(widths) > 1 else np.ones(1)
         self._grow = np.append(steps, steps[-1])
+
+    def prepare(self) -> None:
+        """Build every pyramid now: render() may run in several threads."""
+        for layer in self.stack.layers:
+            layer.padded_level(layer.max_level())
+            if layer.blended is not None:
+                layer.padded_level(layer.max_level(), blended=True)
+
+    def unprepare(self) -> None:
+        """Drop the pyramids (before the plan is sent to other machines, which rebuild them)."""
+        for layer in self.stack.layers:
+            layer._pyramids.clear()
 
     def growth(self, index: int, view: View, part: float = 1.0) -> float:
         """0 while the view is no wider than the layer's own frame, growing smoothly to 1 over

@@ -150,6 +150,13 @@ def psnr(a: np.ndarray, b: np.ndarray, margin: float = 0.0) -> float:
     return float("inf") if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
 
 
+def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR of the BT.709 luma: the measure for 4:2:0 video, whose colour is half resolution."""
+    weights = np.array([0.2126, 0.7152, 0.0722])
+    mse = float((((a.astype(float) - b) @ weights) ** 2).mean())
+    return 99.0 if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+
+
 def jpeg(image: np.ndarray, quality: int = 90) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].copy()

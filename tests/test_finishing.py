@@ -13,6 +13,7 @@ import everzoom
 from everzoom.ffmpeg import executable, probe
 from everzoom.timeline import eased, plan_depths, ramp_position
 from conftest import decode_video, read_png_frames
+from scene import luma_psnr
 
 FPS = 10
 
@@ -27,12 +28,6 @@ def decode_rgb(path, fps: float) -> list[np.ndarray]:
     data = np.frombuffer(ffmpeg("-i", str(path), "-vf", f"fps={fps}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"),
                          np.uint8)
     return list(data.reshape(-1, h, w, 3))
-
-
-def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
-    weights = np.array([0.2126, 0.7152, 0.0722])
-    mse = float((((a.astype(float) - b) @ weights) ** 2).mean())
-    return 99.0 if mse == 0 else 10 * math.log10(255 ** 2 / mse)
 
 
 def loops_forever(path) -> bool:

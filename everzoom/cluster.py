@@ -1,0 +1,205 @@
+"""Rendering a planned zoom on a Dask cluster, split by frame range.
+
+The plan is made once on the client and scattered to every worker once (with its pixels), so
+nothing is recomputed per segment. Each task renders a range of frames exactly as the
+single-process renderer does (OpenCV single-threaded within a frame) and returns them encoded:
+PNG files, or an H.264/H.265 elementary stream made with the same encoder arguments as a
+single-process render (every segment starts with an IDR frame and carries the same parameter
+sets). Nothing needs to be shared between the machines but the scheduler: the client writes
+each segment beside the target (write, then rename), joins the streams in order without
+re-encoding and muxes them at the requested frame rate, so every frame lasts exactly one
+frame whatever the segments' lengths; then the soundtrack, once, and +faststart. A task whose
+worker fails or dies is retried elsewhere (Dask reschedules it; RETRIES more for errors).
+Everything dask comes from here, imported only when a cluster is asked for.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .audio import mux
+from .errors import EverzoomError
+from .ffmpeg import Encoder, run
+from .formats import VideoSettings
+from .planning import Plan
+from .sinks import FramesSink, creating, no_interrupts, publish
+
+log = logging.getLogger("everzoom")
+
+RETRIES = 2
+CODECS = ("h264", "h265")
+LEAD = 16  # frames: segments are stamped from here on, so no reordered frame's dts is below zero
+_prepared = threading.Lock()
+
+
+def zoom_index(plan: Plan, index: int) -> int:
+    """The zoom frame shown as frame `index` of the output (the holds repeat the ends)."""
+    hold, frames = plan.hold_frames, plan.path.frames
+    return min(max(index - hold, 0), frames - 1)
+
+
+def frame_at(plan: Plan, index: int) -> np.ndarray:
+    with _prepared:  # pyramids are built on first use: once per worker process
+        plan.renderer.prepare()
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # as the single-process path renders
+    try:
+        return plan.zoom_frame(zoom_index(plan, index))
+    finally:
+        cv2.setNumThreads(before)
+
+
+def render_pngs(plan: Plan, start: int, stop: int) -> list[bytes]:
+    """Frames [start, stop) as PNG files (the bytes FramesSink writes)."""
+    out = []
+    for i in range(start, stop):
+        ok, data = cv2.imencode(".png", cv2.cvtColor(frame_at(plan, i), cv2.COLOR_RGB2BGR),
+                                [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        if not ok:
+            raise EverzoomError(f"cannot encode frame {i}")
+        out.append(data.tobytes())
+    return out
+
+
+def render_stream(plan: Plan, start: int, stop: int, settings: VideoSettings) -> bytes:
+    """Frames [start, stop) encoded with the single-process encoder arguments into MPEG-TS,
+    starting with an IDR frame, stamped with their global times (MPEG-TS segments join by
+    concatenation)."""
+    w, h = plan.size
+    fps = plan.options.fps
+    args = [a for a in settings.output_args(w, h, fps) if a not in ("-movflags", "+faststart")][:-2]
+    args += ["-output_ts_offset", f"{(start + LEAD) / fps:.9f}", "-muxdelay", "0", "-muxpreload", "0", "-f", "mpegts"]
+    with tempfile.TemporaryDirectory(prefix="everzoom-seg-") as folder:
+        path = Path(folder) / "segment"
+        encoder = Encoder(path, w, h, plan.options.fps, args)
+        try:
+            for i in range(start, stop):
+                encoder.write(frame_at(plan, i))
+        except BaseException:
+            encoder.kill()
+            raise
+        encoder.finish()
+        return path.read_bytes()
+
+
+def segments(total: int, fps: float, seconds: float) -> list[tuple[int, int]]:
+    """Frame ranges of about `seconds` each covering [0, total)."""
+    size = max(1, round(seconds * fps))
+    return [(s, min(total, s + size)) for s in range(0, total, size)]
+
+
+def check_settings(settings: VideoSettings | None) -> None:
+    if settings is not None and settings.codec not in CODECS:
+        raise EverzoomError(f"cluster rendering writes H.264 or H.265 video (.mp4, .mkv, .mov with --codec h264/h265) "
+                            f"or PNG frames, not {settings.codec}")
+
+
+def connect(address: str | None, workers: int | None):
+    """A distributed Client: to the scheduler at `address`, or to a LocalCluster of `workers`
+    processes on 127.0.0.1 (closed with the client). Returns (client, cluster or None)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise EverzoomError("cluster rendering needs Dask: pip install -e \".[cluster]\"") from None
+    if address:
+        try:
+            return Client(address, timeout="10s"), None
+        except OSError as exc:
+            raise EverzoomError(f"--cluster {address}: cannot reach the scheduler ({exc})") from None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def render(plan: Plan, output: Path, settings: VideoSettings | None, client, segment_seconds: float,
+           audio: dict | None = None, progress: Callable[[str, int, int], None] | None = None,
+           overwrite: bool = False) -> None:
+    """Render the plan's frames on the cluster behind `client` into `output`."""
+    from distributed import as_completed
+
+    check_settings(settings)
+    total = plan.frame_count
+    ranges = segments(total, plan.options.fps, segment_seconds)
+    plan.renderer.unprepare()  # pyramids are rebuilt on the workers, not shipped
+    shared = client.scatter(plan, broadcast=True)
+    if settings is None:
+        tasks = [client.submit(render_pngs, shared, a, b, retries=RETRIES, pure=False) for a, b in ranges]
+    else:
+        tasks = [client.submit(render_stream, shared, a, b, settings, retries=RETRIES, pure=False) for a, b in ranges]
+    index = {t.key: k for k, t in enumerate(tasks)}
+    done = 0
+    try:
+        if settings is None:
+            with FramesSink(output, overwrite=overwrite) as sink:
+                for task in as_completed(tasks):
+                    a, b = ranges[index[task.key]]
+                    for i, data in zip(range(a, b), task.result(), strict=True):
+                        (sink.tmp / f"frame_{i:05d}.png").write_bytes(data)
+                    done += b - a
+                    if progress:
+                        progress("render", done, total)
+            return
+        _join_streams(tasks, ranges, index, output, settings, plan.options.fps, total, audio, progress)
+    except BaseException:
+        with no_interrupts():
+            client.cancel(tasks)
+        raise
+
+
+def _join_streams(tasks, ranges, index, output: Path, settings: VideoSettings, fps: float, total: int,
+                  audio: dict | None, progress) -> None:
+    """Segments written beside the target as they complete, joined in order, then muxed with
+    their timestamps made exact: pts from the first frame's, dts one frame apart (a short last
+    segment has no reordering delay, which would otherwise leave a gap)."""
+    from distributed import as_completed
+
+    made: list[Path] = []
+    with creating(output.parent):
+        try:
+            paths = [output.parent / f".{output.stem}.seg{k:05d}.ts" for k in range(len(ranges))]
+            done = 0
+            for task in as_completed(tasks):
+                k = index[task.key]
+                part = paths[k].with_suffix(paths[k].suffix + ".part")
+                made.append(part)
+                part.write_bytes(task.result())
+                part.replace(paths[k])
+                made.append(paths[k])
+                done += ranges[k][1] - ranges[k][0]
+                if progress:
+                    progress("render", done, total)
+            joined = output.parent / f".{output.stem}.joined.ts"
+            made.append(joined)
+            with open(joined, "wb") as out:
+                for path in paths:
+                    out.write(path.read_bytes())
+            fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=".part")
+            os.close(fd)
+            made.append(Path(tmp))
+            video = Path(tmp)
+            if audio:
+                video = output.parent / f".{output.stem}.video.mkv"
+                made.append(video)
+            args = ["-i", str(joined), "-c", "copy", "-bsf:v", "setts=pts=PTS-STARTPTS:dts=STARTDTS-STARTPTS+N*DURATION"]
+            if settings.codec == "h265":
+                args += ["-tag:v", "hvc1"]
+            if settings.container in (".mp4", ".mov") and not audio:
+                args += ["-movflags", "+faststart"]
+            run([*args, "-f", "matroska" if audio else settings.muxer, str(video)], f"joining the segments of {output}")
+            if audio:
+                mux(video, audio["path"], Path(tmp), total / fps, settings.muxer, settings.container,
+                    audio.get("start", 0.0), audio.get("fade"))
+            publish(Path(tmp), output)
+            made.remove(Path(tmp))
+        finally:
+            with no_interrupts():
+                for path in made:
+                    path.unlink(missing_ok=True)
+
