@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import distributed
 import numpy as np
 import pytest
 
@@ -20,8 +21,6 @@ from everzoom.ffmpeg import executable
 from conftest import decode_video, make_set, read_png_frames
 from scene import luma_psnr
 
-distributed = pytest.importorskip("distributed") if not os.environ.get("EVERZOOM_REQUIRE_CLUSTER") else \
-    __import__("distributed")
 ROOT = Path(__file__).resolve().parents[1]
 FPS = 10
 
@@ -129,3 +128,14 @@ def test_single_machine_rendering_imports_nothing_from_dask(small_set, tmp_path)
 def test_cluster_formats_it_cannot_join_are_refused(small_set, tmp_path, run_cli):
     r = run_cli("render", small_set.folder, "-o", tmp_path / "z.webm", "--workers", "2", "-q")
     assert r.code != 0 and "cluster" in r.err and not list(tmp_path.iterdir())
+
+
+def test_the_soundtrack_is_added_once_after_the_join(client, small_set, tmp_path):
+    track = tmp_path / "tone.wav"
+    subprocess.run([executable(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=10", str(track)], check=True)
+    out = tmp_path / "zoom.mp4"
+    everzoom.render(small_set.folder, out, steps=6, fps=FPS, client=client, segment_seconds=0.7, audio=track)
+    info = subprocess.run([executable(), "-i", str(out)], capture_output=True, text=True).stderr
+    assert "Audio: aac" in info and f"{FPS} fps" in info
+    assert len(decode_video(out)) == 25
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tone.wav", "zoom.mp4"]

@@ -128,8 +128,10 @@ def test_make_renders_what_it_generated_placed_exactly(models, prompts, tmp_path
                     str(track)], check=True)
     r = run_cli("make", prompts, "-o", video, "--model", t2i, "--inpaint-model", inpaint, *FAST, "--images", 3,
                 "--zoom-factor", 1.5, "--steps", 4, "--fps", 10, "--seed", 1, "--size", "48x32", "-q",
-                "--mode", "in-out", "--audio", track)
+                "--mode", "in-out", "--audio", track, "--web", tmp_path / "zoom.html")
     assert r.code == 0, r.err
+    page = (tmp_path / "zoom.html").read_text()
+    assert page.count('"src":"data:image/jpeg;base64,') == 3
     count, _ = imageio_ffmpeg.count_frames_and_secs(str(video))
     assert count == 2 * (2 * 4) + 1
     assert "Audio: aac" in probe(video)

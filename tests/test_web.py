@@ -141,3 +141,26 @@ def test_a_long_series_keeps_few_layers_resident(browser, tmp_path):
         page.evaluate("z => window.everzoom.setPosition(z)", z)
         assert page.evaluate("window.everzoom.resident()") <= 6
     assert log["errors"] == []
+
+
+def test_control_bar_shows_when_the_pointer_moves(browser, pages):
+    page, _ = open_page(browser, pages["lossy"].as_uri())
+    assert page.evaluate("getComputedStyle(document.getElementById('bar')).opacity") == "0"
+    page.mouse.move(10, 10)
+    page.mouse.move(60, 60)
+    page.wait_for_function("getComputedStyle(document.getElementById('bar')).opacity === '1'")
+
+
+def test_max_side_caps_the_embedded_layers(small_set, tmp_path):
+    import base64
+    import json
+    import re
+
+    out = tmp_path / "small.html"
+    everzoom.web(small_set.folder, out, max_side=64)
+    data = json.loads(re.search(r'id="everzoom-data">(.*?)</script>', out.read_text(), re.S).group(1))
+    assert len(data["layers"]) == 5
+    for layer in data["layers"]:
+        jpeg = base64.b64decode(layer["src"].split(",", 1)[1])
+        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape[:2] == (64, 64) and (layer["w"], layer["h"]) == (64, 64)
