@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 
 from common import ROOT, Scene, outpainted_set  # noqa: F401  (puts tests/ on the path)
 

@@ -7,7 +7,6 @@ import json
 import numpy as np
 
 import everzoom
-from everzoom.stack import View
 from conftest import read_png_frames, write_set
 from scene import Scene, ground_truth, perturbed_set, psnr
 

@@ -3,7 +3,6 @@ loops, easing and per-image timing."""
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 
 import numpy as np
