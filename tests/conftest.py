@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -70,6 +71,12 @@ def run_cli(capsys):
         return Result(exc.value.code, captured.err, captured.out)
 
     return run
+
+
+def as_from_a_terminal() -> None:
+    """For a child process that a test interrupts: SIGINT back to its default, as a shell gives
+    it to a foreground command (a CI run started in the background inherits it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def read_png_frames(folder: Path) -> list[np.ndarray]:

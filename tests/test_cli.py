@@ -17,7 +17,7 @@ import everzoom
 from everzoom import api
 from everzoom.ffmpeg import probe
 from everzoom.images import find_images
-from conftest import read_png_frames, write_set
+from conftest import as_from_a_terminal, read_png_frames, write_set
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -214,7 +214,8 @@ def test_ctrl_c_leaves_no_video(small_set, tmp_path):
     out = tmp_path / "long.mp4"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "everzoom", "render", str(small_set.folder), "-o", str(out),
-                             "-zs", "3000", "--size", "640x640", "-q"], stderr=subprocess.PIPE, text=True, env=env)
+                             "-zs", "3000", "--size", "640x640", "-q"], stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=as_from_a_terminal)
     deadline = time.time() + 60
     while not list(tmp_path.glob(".long.*")) and time.time() < deadline:
         time.sleep(0.1)

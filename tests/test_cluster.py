@@ -18,7 +18,7 @@ import pytest
 
 import everzoom
 from everzoom.ffmpeg import executable
-from conftest import decode_video, make_set, read_png_frames
+from conftest import as_from_a_terminal, decode_video, make_set, read_png_frames
 from scene import luma_psnr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +102,8 @@ def test_ctrl_c_cancels_and_leaves_nothing(tmp_path):
     out = tmp_path / "out" / "zoom.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "everzoom", "render", str(big.folder), "-o", str(out), "-zs", "200",
                              "--workers", "2", "--segment-seconds", "1"],
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                            preexec_fn=as_from_a_terminal)
     deadline = time.time() + 120
     seen = ""
     while time.time() < deadline and "render:" not in seen:

@@ -26,6 +26,7 @@ import everzoom
 from everzoom.ffmpeg import probe
 from everzoom.generate import MANIFEST, GenerateOptions, generate
 
+from conftest import as_from_a_terminal
 from scene import psnr
 
 PINNED = "# a test series\na seed\n\na sprout\n3: a tree\na forest\n"
@@ -281,7 +282,8 @@ def test_ctrl_c_keeps_the_finished_images_and_says_so(models, prompts, tmp_path)
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     proc = subprocess.Popen([sys.executable, "-m", "everzoom", "generate", str(prompts), "-o", str(out), "--model",
                              str(t2i), "--inpaint-model", str(inpaint), *FAST, "--images", "400", "--seed", "1", "-q"],
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+                            preexec_fn=as_from_a_terminal)
     deadline = time.time() + 120
     while not (out / "002.png").exists() and time.time() < deadline:
         time.sleep(0.05)

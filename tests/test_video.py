@@ -17,7 +17,7 @@ import everzoom
 from everzoom.ffmpeg import probe
 from everzoom.formats import VideoSettings
 from everzoom.sinks import VideoSink
-from conftest import decode_video
+from conftest import as_from_a_terminal, decode_video
 
 ROOT = Path(__file__).resolve().parents[1]
 PATCHES = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0), (128, 128, 128), (230, 180, 140),
@@ -123,7 +123,8 @@ def _interrupt(command: list[str], tmp_path: Path, ready, signals: int = 1, env=
     group as a terminal does (`signals` times, 50 ms apart); return its exit code, stderr and how
     long it took to stop."""
     env = env or dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+                            preexec_fn=as_from_a_terminal)
     deadline = time.time() + 120
     while not ready() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
