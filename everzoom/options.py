@@ -67,8 +67,8 @@ class RenderOptions:
                                           help="Output size (video codecs need even sides); another aspect "
                                                "ratio shows a centre crop.")
     debug: bool = option(False, "-dbg", "--debug", legacy=("--Debug",),
-                         help="Overlays: every layer's rectangle and centre (green: drawn), frame index, zoom "
-                              "level, drawn layers.")
+                         help="Overlays: every layer's rectangle and centre (green: drawn), the inner edge of its "
+                              "blend band (orange), frame index, zoom level, drawn layers.")
     ease: str = option("none", "--ease", "--easing", choices=(*EASES, "ease-in-out"),
                        help="How the zoom starts and stops: none (constant speed), or the speed ramps from rest "
                             "along a sine, cubic (smoothstep; --easing ease-in-out) or quint curve, applied to the "

@@ -104,3 +104,17 @@ def test_odd_sizes(small_set, tmp_path, run_cli):
     assert len(frames) == 9 and frames[0].shape == (61, 95, 3)
     r = run_cli("render", small_set.folder, "-o", tmp_path / "v.mp4", "--size", "95x61", "-zs", "2", "-q")
     assert r.code != 0 and "even" in r.err and not (tmp_path / "v.mp4").exists()
+
+
+def test_debug_overlay_shows_the_blend_band(tmp_path):
+    """--debug: the layer rectangles stay pure green; the inner edge of a seam band is orange."""
+    from everzoom.overlay import BAND, DRAWN
+
+    images, _ = perturbed_set(Scene(21), 3, 2.0, (192, 192), seed=21, redraw=0.2, straddle=14)
+    p = everzoom.plan(write_set(tmp_path / "in", images), zoom_factor=2, steps=4, debug=True, seam_width=16)
+    frame = p.zoom_frame(2)
+    plain = everzoom.plan(write_set(tmp_path / "in2", images), zoom_factor=2, steps=4, seam_width=16).zoom_frame(2)
+    def near(picture, colour):
+        return int((np.abs(picture.astype(int) - colour).max(axis=2) < 30).sum())
+    assert near(frame, DRAWN) > 100 and near(frame, BAND) > 100
+    assert near(plain, BAND) < 0.1 * near(frame, BAND)
