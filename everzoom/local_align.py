@@ -26,9 +26,11 @@ NOISE = 1.0         # px: a field whose p90 along the border is below this is ta
                     # (two renderings of one scene at different detail look shifted by up to ~0.9 px
                     # here and there) and leaves the outer image untouched
 CONSISTENT = 0.5    # px: forward and backward flow must agree this well for a pixel to count
+SIMILAR = 0.7       # and the two images, so matched, must correlate above this around it
 TEXTURE = 4.0       # grey levels of gradient at which a pixel's texture counts half
-AGREEING = 0.5      # share of the footprint's textured pixels whose flows must agree both ways, else the
+AGREEING = 0.6      # share of the footprint's textured pixels whose flows must agree both ways, else the
                     # two do not show the same content there and nothing is warped
+IMPROVES = 0.6      # the warp is kept only if it cuts the misalignment along the border to this share
 BORDER_BAND = 0.1   # the residual is measured within this fraction of the footprint of its edge
 
 
@@ -40,7 +42,7 @@ class LocalWarp:
     field: np.ndarray                # (h, w, 2) float32 over the zone: outer(x + field) meets inner(x)
     before: float                    # p90 misalignment in the inner image's border band, outer px
     after: float                     # the same after the warp
-    applied: bool                    # False: the field was within the noise (or nothing was trusted)
+    applied: bool                    # False: within the noise, nothing trusted, or it did not help
 
     @property
     def largest(self) -> float:
@@ -76,16 +78,30 @@ def _flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return dis.calc(a, b, None)
 
 
-def trusted_flow(a: np.ndarray, b: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The flow from grey image a to b and a weight per pixel: its texture, zero where the
-    backward flow does not bring it back or outside `inside`."""
+def trusted_flow(a: np.ndarray, b: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The flow from grey image a to b; a weight per pixel (its texture, how alike the two look
+    once matched, zero where the backward flow does not bring it back or outside `inside`);
+    and where the flows are consistent both ways."""
     forward, backward = _flow(a, b), _flow(b, a)
     h, w = a.shape
     grid = np.indices((h, w), dtype=np.float32)[::-1].transpose(1, 2, 0)
     back = cv2.remap(backward, grid + forward, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     consistent = np.hypot(*(forward + back).transpose(2, 0, 1)) < CONSISTENT
-    weight = _texture(a) * (consistent & inside)
-    return forward, weight.astype(np.float32)
+    matched = cv2.remap(b, grid + forward, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    alike = np.clip((local_correlation(a, matched) - SIMILAR) / (1 - SIMILAR), 0, 1)
+    weight = _texture(a) * alike * (consistent & inside)
+    return forward, weight.astype(np.float32), consistent & inside
+
+
+def local_correlation(a: np.ndarray, b: np.ndarray, sigma: float = 4.0) -> np.ndarray:
+    """Correlation of two grey images in a Gaussian window around each pixel: near 1 where they
+    show the same content, near 0 where one was redrawn (a flow can pair unrelated detail
+    consistently both ways, but cannot make it alike)."""
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    blur = lambda x: cv2.GaussianBlur(x, (0, 0), sigma)  # noqa: E731
+    ma, mb = blur(a), blur(b)
+    va, vb = blur(a * a) - ma * ma, blur(b * b) - mb * mb
+    return (blur(a * b) - ma * mb) / np.sqrt(np.maximum(va * vb, 1e-6))
 
 
 def _texture(grey: np.ndarray) -> np.ndarray:
@@ -154,7 +170,7 @@ def local_warp(inner: np.ndarray, outer: np.ndarray, matrix: np.ndarray) -> tupl
     local = matrix - np.array([[0, 0, x0], [0, 0, y0]])
     seen, footprint = inner_on_outer(inner, zone, local)
     a, b = _grey(seen), _grey(zone)
-    flow, weight = trusted_flow(a, b, footprint)
+    flow, weight, consistent = trusted_flow(a, b, footprint)
     band = _border_band(footprint, BORDER_BAND * side)
     before = _p90(flow, weight, band)
     field = spline_field(flow, weight, KNOTS) * _taper(footprint, TAPER * side)[:, :, None]
@@ -162,12 +178,15 @@ def local_warp(inner: np.ndarray, outer: np.ndarray, matrix: np.ndarray) -> tupl
     length = np.hypot(field[:, :, 0], field[:, :, 1])
     field *= np.minimum(1, cap / np.maximum(length, 1e-6))[:, :, None]
     textured = _texture(a)[footprint] > 0.5
-    agreeing = float((weight[footprint] > 0.5)[textured].mean()) if textured.any() else 0.0
+    agreeing = float(consistent[footprint][textured].mean()) if textured.any() else 0.0
     if agreeing < AGREEING or _p90(field, weight, band) < NOISE:
         return outer, LocalWarp((x0, y0, x1, y1), field, before, before, False)
     grid = np.indices(zone.shape[:2], dtype=np.float32)[::-1].transpose(1, 2, 0) + field
     warped = cv2.remap(zone, grid, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
     result = outer.copy()
     result[y0:y1, x0:x1] = warped
-    after_flow, after_weight = trusted_flow(a, _grey(warped), footprint)
-    return result, LocalWarp((x0, y0, x1, y1), field, before, _p90(after_flow, after_weight, band), True)
+    after_flow, after_weight, _ = trusted_flow(a, _grey(warped), footprint)
+    after = _p90(after_flow, after_weight, band)
+    if after > IMPROVES * before:  # the warp must be seen to work, or it is not worth the risk
+        return outer, LocalWarp((x0, y0, x1, y1), field, before, before, False)
+    return result, LocalWarp((x0, y0, x1, y1), field, before, after, True)
