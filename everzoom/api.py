@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,7 +124,7 @@ def render(source, output: str | Path, progress: Progress | None = None, client=
         settings.check_size(w, h)
     total = p.frame_count
     if client is not None or opts.cluster or opts.workers:
-        _render_on_cluster(p, output, settings, client, opts, audio, progress)
+        _render_on_cluster(p, source, output, settings, client, opts, audio, progress)
         return RenderResult(output, total, (w, h), opts.fps, p.stack.zoom_factors())
     with open_sink(output, w, h, opts.fps, settings, overwrite=opts.overwrite, audio=audio) as sink, \
             single_threaded_opencv():
@@ -153,16 +154,22 @@ def web(source, output: str | Path, progress: Progress | None = None, lossless: 
     return write_page(p, output, opts.quality, lossless, max_side, title=title)
 
 
-def _render_on_cluster(p: Plan, output: Path, settings, client, opts: RenderOptions, audio, progress) -> None:
+def _render_on_cluster(p: Plan, source, output: Path, settings, client, opts: RenderOptions, audio,
+                       progress) -> None:
     from . import cluster
 
     cluster.check_settings(settings)
+    park_in = None
+    if opts.shared_input:
+        if not isinstance(source, (str, Path)) or not Path(source).is_dir():
+            raise EverzoomError("--shared-input needs the input as a folder that every machine sees")
+        park_in = Path(source).absolute() / f".everzoom-plan-{os.getpid()}-{time.time_ns()}"
     if client is not None:
-        cluster.render(p, output, settings, client, opts.segment_seconds, audio, progress, opts.overwrite)
+        cluster.render(p, output, settings, client, opts.segment_seconds, audio, progress, opts.overwrite, park_in)
         return
     client, local = cluster.connect(opts.cluster, opts.workers)
     try:
-        cluster.render(p, output, settings, client, opts.segment_seconds, audio, progress, opts.overwrite)
+        cluster.render(p, output, settings, client, opts.segment_seconds, audio, progress, opts.overwrite, park_in)
     finally:
         client.close()
         if local is not None:

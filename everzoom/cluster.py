@@ -5,7 +5,8 @@ nothing is recomputed per segment. Each task renders a range of frames exactly a
 single-process renderer does (OpenCV single-threaded within a frame) and returns them encoded:
 PNG files, or an H.264/H.265 elementary stream made with the same encoder arguments as a
 single-process render (every segment starts with an IDR frame and carries the same parameter
-sets). Nothing needs to be shared between the machines but the scheduler: the client writes
+sets). Nothing needs to be shared between the machines but the scheduler (with --shared-input, the
+layers' pixels go through a folder all machines see instead of the network): the client writes
 each segment beside the target (write, then rename), joins the streams in order without
 re-encoding and muxes them at the requested frame rate, so every frame lasts exactly one
 frame whatever the segments' lengths; then the soundtrack, once, and +faststart. A task whose
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable
@@ -45,8 +47,42 @@ def zoom_index(plan: Plan, index: int) -> int:
     return min(max(index - hold, 0), frames - 1)
 
 
+def park(plan: Plan, folder: Path) -> None:
+    """--shared-input: write the layers' pixels (as placed, warped and blended) to `folder`,
+    which every machine sees, and leave the plan only their sizes, so that it travels light."""
+    folder.mkdir(parents=True)
+    for k, layer in enumerate(plan.stack.layers):
+        for name, pixels in ((f"{k:04d}.png", layer.image), (f"{k:04d}b.png", layer.blended)):
+            if pixels is not None and not cv2.imwrite(str(folder / name), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR),
+                                                      [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+                raise EverzoomError(f"--shared-input: cannot write {folder / name}")
+        h, w = layer.image.shape[:2]
+        layer.image = np.zeros((h, w, 0), np.uint8)  # the size without the pixels
+        layer.blended = np.zeros((h, w, 0), np.uint8) if layer.blended is not None else None
+    plan.pixels_at = str(folder)
+
+
+def _unpark(plan: Plan) -> None:
+    """On a worker: read the parked pixels back (once per process)."""
+    folder = Path(plan.pixels_at)
+    for k, layer in enumerate(plan.stack.layers):
+        if layer.image.shape[2] == 0:
+            layer.image = _read(folder / f"{k:04d}.png")
+            if layer.blended is not None:
+                layer.blended = _read(folder / f"{k:04d}b.png")
+
+
+def _read(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise EverzoomError(f"--shared-input: this worker cannot read {path} (is the folder shared?)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
 def frame_at(plan: Plan, index: int) -> np.ndarray:
-    with _prepared:  # pyramids are built on first use: once per worker process
+    with _prepared:  # pixels and pyramids are made ready on first use: once per worker process
+        if plan.pixels_at:
+            _unpark(plan)
         plan.renderer.prepare()
     before = cv2.getNumThreads()
     cv2.setNumThreads(1)  # as the single-process path renders
@@ -120,14 +156,29 @@ def connect(address: str | None, workers: int | None):
 
 def render(plan: Plan, output: Path, settings: VideoSettings | None, client, segment_seconds: float,
            audio: dict | None = None, progress: Callable[[str, int, int], None] | None = None,
-           overwrite: bool = False) -> None:
-    """Render the plan's frames on the cluster behind `client` into `output`."""
+           overwrite: bool = False, park_in: Path | None = None) -> None:
+    """Render the plan's frames on the cluster behind `client` into `output`; with `park_in`
+    (--shared-input), the pixels go through that shared folder instead of the network, and the
+    folder is removed at the end."""
+    try:
+        _render(plan, output, settings, client, segment_seconds, audio, progress, overwrite, park_in)
+    finally:
+        if park_in is not None:
+            with no_interrupts():
+                shutil.rmtree(park_in, ignore_errors=True)
+
+
+def _render(plan: Plan, output: Path, settings: VideoSettings | None, client, segment_seconds: float,
+            audio: dict | None, progress, overwrite: bool, park_in: Path | None) -> None:
     from distributed import as_completed
 
     check_settings(settings)
     total = plan.frame_count
     ranges = segments(total, plan.options.fps, segment_seconds)
     plan.renderer.unprepare()  # pyramids are rebuilt on the workers, not shipped
+    plan.blends, plan.warps = [], []  # what inspect reports: the workers do not need it
+    if park_in is not None:
+        park(plan, park_in)
     shared = client.scatter(plan, broadcast=True)
     if settings is None:
         tasks = [client.submit(render_pngs, shared, a, b, retries=RETRIES, pure=False) for a, b in ranges]

@@ -105,6 +105,10 @@ class RenderOptions:
                                       "split into segments (needs the cluster extra; H.264/H.265 video or PNG frames).")
     workers: int | None = option(None, "--workers", kind=int, metavar="N",
                                  help="Render on a Dask cluster of N processes started on this machine.")
+    shared_input: bool = option(False, "--shared-input",
+                                help="With --cluster: the workers read the layers (as placed and blended) from a folder "
+                                     "made inside the input folder, which every machine must see, instead of receiving "
+                                     "them over the network.")
     segment_seconds: float = option(4.0, "--segment-seconds", kind=float, metavar="S",
                                     help="With --cluster or --workers: the length of each rendered segment.")
     draft: bool = option(False, "--draft", help="Quick preview: half size, veryfast preset.")

@@ -42,6 +42,7 @@ class Plan:
     hold_frames: int = 0
     blends: list[Blend | None] = field(default_factory=list)  # per layer (the outermost has none)
     warps: list[LocalWarp] = field(default_factory=list)  # per pair, innermost first (--no-local-align: none)
+    pixels_at: str | None = None  # --shared-input: the folder where the layers' pixels wait (cluster.py)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -140,3 +140,22 @@ def test_the_soundtrack_is_added_once_after_the_join(client, small_set, tmp_path
     assert "Audio: aac" in info and f"{FPS} fps" in info
     assert len(decode_video(out)) == 25
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tone.wav", "zoom.mp4"]
+
+
+def test_shared_input_sends_the_plan_without_its_pixels(client, small_set, single, tmp_path):
+    import pickle
+
+    from everzoom import cluster
+
+    p = everzoom.plan(small_set.folder, steps=6, fps=FPS, hold=0.2)
+    full = len(pickle.dumps(p))
+    p.renderer.unprepare()
+    p.blends, p.warps = [], []
+    cluster.park(p, tmp_path / "parked")
+    assert len(pickle.dumps(p)) < 0.1 * full
+    out = tmp_path / "frames"
+    everzoom.render(small_set.folder, out, steps=6, fps=FPS, hold=0.2, client=client, segment_seconds=0.7,
+                    shared_input=True)
+    a, b = sorted(single.iterdir()), sorted(out.iterdir())
+    assert len(a) == len(b) and all(filecmp.cmp(x, y, shallow=False) for x, y in zip(a, b, strict=True))
+    assert not list(small_set.folder.glob(".everzoom-plan-*"))  # the parked pixels are removed
