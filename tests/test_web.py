@@ -163,3 +163,37 @@ def test_max_side_caps_the_embedded_layers(small_set, tmp_path):
         jpeg = base64.b64decode(layer["src"].split(",", 1)[1])
         image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         assert image.shape[:2] == (64, 64) and (layer["w"], layer["h"]) == (64, 64)
+
+
+def test_pinch_zooms(browser, pages):
+    """Two pointers spreading apart zoom in by the log of the spread, in zoom-factor steps."""
+    page, log = open_page(browser, pages["lossy"].as_uri())
+    page.evaluate("window.everzoom.pause(); window.everzoom.setPosition(1)")
+    page.evaluate("""() => {
+        const c = document.querySelector('canvas');
+        const at = (type, id, x) => c.dispatchEvent(new PointerEvent(type, {pointerId: id, clientX: x, clientY: 64,
+                                                                          bubbles: true, pointerType: 'touch'}));
+        at('pointerdown', 1, 44); at('pointerdown', 2, 64);
+        at('pointermove', 2, 64);   // spread 20
+        at('pointermove', 2, 84);   // spread 40: twice as wide, one step of zoom factor 2 in
+        at('pointerup', 1, 44); at('pointerup', 2, 84);
+    }""")
+    assert abs(page.evaluate("window.everzoom.getPosition()") - 2.0) < 1e-3
+    assert log["errors"] == []
+
+
+def test_control_bar_buttons(browser, pages):
+    page, log = open_page(browser, pages["lossy"].as_uri())
+    page.mouse.move(60, 60)
+    page.click("#play", force=True)
+    assert not page.evaluate("window.everzoom.isPlaying()")
+    page.evaluate("""() => { const s = document.getElementById('position'); s.value = 0.5;
+                             s.dispatchEvent(new Event('input')); }""")
+    assert abs(page.evaluate("window.everzoom.getPosition()") - 2.0) < 1e-6  # half way: 2 of 4 steps
+    page.evaluate("""() => { const s = document.getElementById('speed'); s.value = 3;
+                             s.dispatchEvent(new Event('input')); }""")
+    page.click("#play", force=True)
+    page.wait_for_timeout(400)
+    moved = abs(page.evaluate("window.everzoom.getPosition()") - 2.0)
+    assert page.evaluate("window.everzoom.isPlaying()") and moved > 0.1
+    assert log["errors"] == []
