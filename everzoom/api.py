@@ -17,8 +17,8 @@ from .errors import EverzoomError
 from .formats import GIF_MAX_FPS, VideoSettings
 from .images import load_images
 from .options import RenderOptions
-from .planning import DEFAULT_ZOOM, Plan, Progress, align_locally, blend_layers, innermost_first, make_plan, sort, stage
-from .register import likely_factor, placed_stack, register, snap
+from .planning import Plan, Progress, align_locally, blend_layers, innermost_first, make_plan, settled, sort, stage
+from .register import placed_stack, register
 from .sinks import check_output, open_sink
 from .stream import ordered_map
 
@@ -46,8 +46,7 @@ def inspect(source, zoom_factor: float | None = None, progress: Progress | None 
     blends: list = []
     warps: list = []
     if all(f.ok for f in fits):
-        zoom = likely_factor(fits, zoom_factor) or zoom_factor or DEFAULT_ZOOM
-        stack = placed_stack(images, names, snap(fits, images, zoom))
+        stack = placed_stack(images, names, settled(fits, images, zoom_factor))
         warps = align_locally(stack)
         blends = blend_layers(stack)[:-1]
     return images, names, fits, blends, warps
@@ -141,7 +140,7 @@ def web(source, output: str | Path, progress: Progress | None = None, lossless: 
 
     The same input handling as render (sorting, registration, local alignment, blend); the page
     plays the render's camera path, by default a seamless in-out loop (give `mode` otherwise).
-    `quality` (0-100) sets the layers' lossy WebP quality; `lossless` embeds them without loss;
+    `quality` (0-100) sets the layers' JPEG quality; `lossless` embeds them as lossless WebP;
     `max_side` caps their size."""
     from .webpage import write_page
 
@@ -164,13 +163,14 @@ def _render_on_cluster(p: Plan, source, output: Path, settings, client, opts: Re
         if not isinstance(source, (str, Path)) or not Path(source).is_dir():
             raise EverzoomError("--shared-input needs the input as a folder that every machine sees")
         park_in = Path(source).absolute() / f".everzoom-plan-{os.getpid()}-{time.time_ns()}"
-    if client is not None:
-        cluster.render(p, output, settings, client, opts.segment_seconds, audio, progress, opts.overwrite, park_in)
-        return
-    client, local = cluster.connect(opts.cluster, opts.workers)
+    own = client is None  # a client (and local cluster) of our own, closed at the end
+    local = None
+    if own:
+        client, local = cluster.connect(opts.cluster, opts.workers)
     try:
         cluster.render(p, output, settings, client, opts.segment_seconds, audio, progress, opts.overwrite, park_in)
     finally:
-        client.close()
+        if own:
+            client.close()
         if local is not None:
             local.close()

@@ -194,9 +194,8 @@ def web(folder: Path, output: Path, quiet: bool, **opts) -> None:
     arrows or +/- to step, r to reverse, Home/End for the ends.
     """
     _setup_logging(quiet)
-    if "mode" not in _given({"mode": opts.get("mode")}):
-        opts.pop("loop", None)  # the page's default is the in-out loop
-        opts.pop("mode", None)
+    if opts.get("mode") is None:  # the page's default is the in-out loop (api.web)
+        del opts["mode"], opts["loop"]
     _write_web(folder, output, quiet, **opts)
 
 

@@ -170,8 +170,6 @@ def render(plan: Plan, output: Path, settings: VideoSettings | None, client, seg
 
 def _render(plan: Plan, output: Path, settings: VideoSettings | None, client, segment_seconds: float,
             audio: dict | None, progress, overwrite: bool, park_in: Path | None) -> None:
-    from distributed import as_completed
-
     check_settings(settings)
     total = plan.frame_count
     ranges = segments(total, plan.options.fps, segment_seconds)
@@ -184,53 +182,50 @@ def _render(plan: Plan, output: Path, settings: VideoSettings | None, client, se
         tasks = [client.submit(render_pngs, shared, a, b, retries=RETRIES, pure=False) for a, b in ranges]
     else:
         tasks = [client.submit(render_stream, shared, a, b, settings, retries=RETRIES, pure=False) for a, b in ranges]
-    index = {t.key: k for k, t in enumerate(tasks)}
-    done = 0
     try:
+        arrivals = completed(tasks, ranges, total, progress)
         if settings is None:
             with FramesSink(output, overwrite=overwrite) as sink:
-                for task in as_completed(tasks):
-                    a, b = ranges[index[task.key]]
-                    for i, data in zip(range(a, b), task.result(), strict=True):
+                for k, pngs in arrivals:
+                    for i, data in zip(range(*ranges[k]), pngs, strict=True):
                         (sink.tmp / f"frame_{i:05d}.png").write_bytes(data)
-                    done += b - a
-                    if progress:
-                        progress("render", done, total)
             return
-        _join_streams(tasks, ranges, index, output, settings, plan.options.fps, total, audio, progress)
+        _join_streams(arrivals, len(ranges), output, settings, plan.options.fps, total, audio)
     except BaseException:
         with no_interrupts():
             client.cancel(tasks)
         raise
 
 
-def _join_streams(tasks, ranges, index, output: Path, settings: VideoSettings, fps: float, total: int,
-                  audio: dict | None, progress) -> None:
-    """Segments written beside the target as they complete, joined in order, then muxed with
-    their timestamps made exact: pts from the first frame's, dts one frame apart (a short last
-    segment has no reordering delay, which would otherwise leave a gap)."""
+def completed(tasks, ranges, total: int, progress):
+    """(segment index, result) as the tasks finish, reporting the frames done."""
     from distributed import as_completed
 
+    index = {t.key: k for k, t in enumerate(tasks)}
+    done = 0
+    for task in as_completed(tasks):
+        k = index[task.key]
+        yield k, task.result()
+        done += ranges[k][1] - ranges[k][0]
+        if progress:
+            progress("render", done, total)
+
+
+def _join_streams(arrivals, count: int, output: Path, settings: VideoSettings, fps: float, total: int,
+                  audio: dict | None) -> None:
+    """Segments written beside the target as they arrive, read in order by ffmpeg (its concat
+    protocol: MPEG-TS joins by concatenation) and muxed with their timestamps made exact: pts from
+    the first frame's, dts one frame apart (a short last segment has no reordering delay, which
+    would otherwise leave a gap)."""
     made: list[Path] = []
     with creating(output.parent):
         try:
-            paths = [output.parent / f".{output.stem}.seg{k:05d}.ts" for k in range(len(ranges))]
-            done = 0
-            for task in as_completed(tasks):
-                k = index[task.key]
+            paths = [output.parent / f".{output.stem}.seg{k:05d}.ts" for k in range(count)]
+            for k, data in arrivals:
                 part = paths[k].with_suffix(paths[k].suffix + ".part")
-                made.append(part)
-                part.write_bytes(task.result())
+                made += [part, paths[k]]
+                part.write_bytes(data)
                 part.replace(paths[k])
-                made.append(paths[k])
-                done += ranges[k][1] - ranges[k][0]
-                if progress:
-                    progress("render", done, total)
-            joined = output.parent / f".{output.stem}.joined.ts"
-            made.append(joined)
-            with open(joined, "wb") as out:
-                for path in paths:
-                    out.write(path.read_bytes())
             fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=".part")
             os.close(fd)
             made.append(Path(tmp))
@@ -238,7 +233,8 @@ def _join_streams(tasks, ranges, index, output: Path, settings: VideoSettings, f
             if audio:
                 video = output.parent / f".{output.stem}.video.mkv"
                 made.append(video)
-            args = ["-i", str(joined), "-c", "copy", "-bsf:v", "setts=pts=PTS-STARTPTS:dts=STARTDTS-STARTPTS+N*DURATION"]
+            args = ["-i", "concat:" + "|".join(str(p) for p in paths), "-c", "copy",
+                    "-bsf:v", "setts=pts=PTS-STARTPTS:dts=STARTDTS-STARTPTS+N*DURATION"]
             if settings.codec == "h265":
                 args += ["-tag:v", "hvc1"]
             if settings.container in (".mp4", ".mov") and not audio:
@@ -253,4 +249,3 @@ def _join_streams(tasks, ranges, index, output: Path, settings: VideoSettings, f
             with no_interrupts():
                 for path in made:
                     path.unlink(missing_ok=True)
-

@@ -78,19 +78,24 @@ def _flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return dis.calc(a, b, None)
 
 
-def trusted_flow(a: np.ndarray, b: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The flow from grey image a to b; a weight per pixel (its texture, how alike the two look
+def trusted_flow(a: np.ndarray, b: np.ndarray, inside: np.ndarray,
+                 texture: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The flow from grey image a to b; a weight per pixel (a's `texture`, how alike the two look
     once matched, zero where the backward flow does not bring it back or outside `inside`);
     and where the flows are consistent both ways."""
     forward, backward = _flow(a, b), _flow(b, a)
-    h, w = a.shape
-    grid = np.indices((h, w), dtype=np.float32)[::-1].transpose(1, 2, 0)
-    back = cv2.remap(backward, grid + forward, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    moved = pixel_grid(a.shape) + forward
+    back = cv2.remap(backward, moved, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     consistent = np.hypot(*(forward + back).transpose(2, 0, 1)) < CONSISTENT
-    matched = cv2.remap(b, grid + forward, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    matched = cv2.remap(b, moved, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     alike = np.clip((local_correlation(a, matched) - SIMILAR) / (1 - SIMILAR), 0, 1)
-    weight = _texture(a) * alike * (consistent & inside)
+    weight = texture * alike * (consistent & inside)
     return forward, weight.astype(np.float32), consistent & inside
+
+
+def pixel_grid(shape: tuple[int, ...]) -> np.ndarray:
+    """(h, w, 2) float32: each pixel's own (x, y), the identity map of cv2.remap."""
+    return np.indices(shape[:2], dtype=np.float32)[::-1].transpose(1, 2, 0)
 
 
 def local_correlation(a: np.ndarray, b: np.ndarray, sigma: float = 4.0) -> np.ndarray:
@@ -170,22 +175,22 @@ def local_warp(inner: np.ndarray, outer: np.ndarray, matrix: np.ndarray) -> tupl
     local = matrix - np.array([[0, 0, x0], [0, 0, y0]])
     seen, footprint = inner_on_outer(inner, zone, local)
     a, b = _grey(seen), _grey(zone)
-    flow, weight, consistent = trusted_flow(a, b, footprint)
+    texture = _texture(a)
+    flow, weight, consistent = trusted_flow(a, b, footprint, texture)
     band = _border_band(footprint, BORDER_BAND * side)
     before = _p90(flow, weight, band)
     field = spline_field(flow, weight, KNOTS) * _taper(footprint, TAPER * side)[:, :, None]
     cap = MAX_SHIFT * min(h, w)
     length = np.hypot(field[:, :, 0], field[:, :, 1])
     field *= np.minimum(1, cap / np.maximum(length, 1e-6))[:, :, None]
-    textured = _texture(a)[footprint] > 0.5
+    textured = texture[footprint] > 0.5
     agreeing = float(consistent[footprint][textured].mean()) if textured.any() else 0.0
     if agreeing < AGREEING or _p90(field, weight, band) < NOISE:
         return outer, LocalWarp((x0, y0, x1, y1), field, before, before, False)
-    grid = np.indices(zone.shape[:2], dtype=np.float32)[::-1].transpose(1, 2, 0) + field
-    warped = cv2.remap(zone, grid, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
+    warped = cv2.remap(zone, pixel_grid(zone.shape) + field, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
     result = outer.copy()
     result[y0:y1, x0:x1] = warped
-    after_flow, after_weight, _ = trusted_flow(a, _grey(warped), footprint)
+    after_flow, after_weight, _ = trusted_flow(a, _grey(warped), footprint, texture)
     after = _p90(after_flow, after_weight, band)
     if after > IMPROVES * before:  # the warp must be seen to work, or it is not worth the risk
         return outer, LocalWarp((x0, y0, x1, y1), field, before, before, False)

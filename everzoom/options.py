@@ -10,6 +10,7 @@ from typing import Any
 
 from .errors import EverzoomError
 from .formats import CODECS, PRESETS
+from .render import SEAM_PX
 from .timeline import EASES, MODES
 
 MAX_SIDE = 8192
@@ -47,7 +48,7 @@ class RenderOptions:
              "detail crosses over --seam-width pixels of the frame; a colour step is eased across its border. A "
              "fraction: the part of each inner image that is trusted, the border band outside it fading into the "
              "image behind (the original script's 0.8: 10% of each side; 1: trust it all).")
-    seam_width: float = option(10.0, "--seam-width", kind=float, metavar="PX",
+    seam_width: float = option(SEAM_PX, "--seam-width", kind=float, metavar="PX",
                                help="With --crop auto: over how many pixels of the frame the detail crosses from an "
                                     "image to the one behind where the two disagree (centred on the edge; 0: a hard "
                                     "cut).")

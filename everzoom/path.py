@@ -47,7 +47,15 @@ class CameraPath:
 
     def log_width(self, index: int) -> float:
         t = float(self.depths[min(max(index, 0), self.frames - 1)]) / max(1, len(self.stack) - 1)
-        return self._log_w[-1] + t * (self._log_w[0] - self._log_w[-1])
+        return float(self.log_width_at(t))
+
+    def log_width_at(self, t):
+        """Log view width a fraction t (0 .. 1) of the way from the outermost to the innermost layer."""
+        return self._log_w[-1] + np.asarray(t) * (self._log_w[0] - self._log_w[-1])
+
+    def relative_centre(self, t) -> np.ndarray:
+        """The view centre in view widths (c / w) at fractions t of the way in: (..., 2)."""
+        return np.asarray(self._relative(self.log_width_at(t)))
 
     def view(self, index: int) -> View:
         lw = self.log_width(index)

@@ -20,7 +20,8 @@ from .options import RenderOptions
 from .ordering import Order, sort_images
 from .overlay import draw_overlay
 from .path import CameraPath
-from .register import check, describe, likely_factor, nominal_fit, outermost_first, placed_stack, register, snap
+from .register import (PairFit, check, describe, likely_factor, nominal_fit, outermost_first, placed_stack,
+                       register, snap)
 from .render import Renderer
 from .stack import Stack
 from .timeline import plan_depths, read_timing, step_times
@@ -90,6 +91,14 @@ def innermost_first(images: list[np.ndarray], names: list[str], zoom_factor: flo
     return images[::-1], names[::-1]
 
 
+def settled(fits: list[PairFit], images: list[np.ndarray], zoom_factor: float | None) -> list[PairFit]:
+    """The measured pairs as placed: refused ones (with --force) nominally at the series' common
+    factor, and every factor snapped to it where it agrees within noise."""
+    zoom = likely_factor(fits, zoom_factor) or zoom_factor or DEFAULT_ZOOM
+    fits = [f if f.ok else nominal_fit(images[k], images[k + 1], zoom, (f.inner, f.outer)) for k, f in enumerate(fits)]
+    return snap(fits, images, zoom)
+
+
 def measured_stack(images: list[np.ndarray], names: list[str], opts: RenderOptions,
                    progress: Progress | None = None) -> Stack:
     """Placements measured by registration (refused pairs stop here unless --force, which places
@@ -97,9 +106,7 @@ def measured_stack(images: list[np.ndarray], names: list[str], opts: RenderOptio
     fits = register(images, names, opts.zoom_factor, progress=stage(progress, "register"))
     log.info(describe(fits))
     check(fits, opts.force)
-    zoom = likely_factor(fits, opts.zoom_factor) or opts.zoom_factor or DEFAULT_ZOOM
-    fits = [f if f.ok else nominal_fit(images[k], images[k + 1], zoom, (f.inner, f.outer)) for k, f in enumerate(fits)]
-    fits = snap(fits, images, zoom)
+    fits = settled(fits, images, opts.zoom_factor)
     if opts.color_match and opts.crop is not None:  # the adaptive blend matches colours itself
         depth = (1 - opts.crop) / 2
         images = [match_border(im, f.gain, f.bias, depth) for im, f in zip(images, fits)] + [images[-1]]

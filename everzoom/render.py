@@ -65,7 +65,7 @@ class Renderer:
         self._fit = np.array(widths)
         # log width over which a layer's fade band grows to full: its whole zoom step
         steps = np.log(self._fit[1:] / self._fit[:-1]) if len(widths) > 1 else np.ones(1)
-        self._grow = np.append(steps, steps[-1])
+        self.grow = np.append(steps, steps[-1])  # per layer: the log width its transitions grow over
 
     def prepare(self) -> None:
         """Build every pyramid now: render() may run in several threads."""
@@ -82,7 +82,7 @@ class Renderer:
     def growth(self, index: int, view: View, part: float = 1.0) -> float:
         """0 while the view is no wider than the layer's own frame, growing smoothly to 1 over
         `part` of its zoom step."""
-        return float(smoothstep(np.log(view.width / self._fit[index]) / (part * self._grow[index])))
+        return float(smoothstep(np.log(view.width / self._fit[index]) / (part * self.grow[index])))
 
     def band(self, index: int, view: View) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """The alpha ramp at the left, top, right and bottom edge, in the layer's pixels: its

@@ -74,13 +74,6 @@ def one_way(seconds: list[float], holds: list[float]) -> PchipInterpolator:
     return PchipInterpolator(np.array(times), np.array(depths))
 
 
-def frame_count(one_way_frames: int, mode: str, loop: bool) -> int:
-    """Frames of the clip whose one-way part has `one_way_frames` (both ends included)."""
-    if mode in ("in", "out"):
-        return one_way_frames
-    return 2 * (one_way_frames - 1) + (0 if loop else 1)
-
-
 def plan_depths(steps: int, one_way_frames: int, mode: str = "in", ease: str = "none",
                 ease_steps: float = 1.0, seconds: list[float] | None = None, holds: list[float] | None = None,
                 loop: bool = False) -> np.ndarray:

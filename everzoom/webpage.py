@@ -62,11 +62,10 @@ def page_data(plan: Plan, quality: int = 80, lossless: bool = False, max_side: i
                        "blended": layer_data_uri(blended, quality, lossless) if blended is not None else None})
     steps = len(stack) - 1
     ts = np.linspace(0.0, 1.0, CENTRE_SAMPLES_PER_STEP * steps + 1)
-    log_w = path._log_w[-1] + ts * (path._log_w[0] - path._log_w[-1])
-    centre = np.asarray(path._relative(log_w)).reshape(-1, 2)
+    centre = path.relative_centre(ts).reshape(-1, 2)
     zooms = stack.zoom_factors()
     return {"version": 1, "layers": layers, "crop": plan.renderer.crop, "seam_width": plan.renderer.seam_width,
-            "grow": [float(g) for g in plan.renderer._grow], "centre": np.round(centre, 7).tolist(),
+            "grow": [float(g) for g in plan.renderer.grow], "centre": np.round(centre, 7).tolist(),
             "zoom": float(np.exp(np.mean(np.log(zooms)))),
             "path": {"fps": plan.options.fps, "depths": np.round(path.depths, 6).tolist()}}
 

@@ -6,7 +6,7 @@ import numpy as np
 import cv2
 
 import everzoom
-from everzoom.local_align import MAX_SHIFT, local_warp
+from everzoom.local_align import MAX_SHIFT, local_warp, pixel_grid
 from everzoom.stack import Stack
 from scene import Scene, outpainted_set
 
@@ -27,8 +27,7 @@ def known_field(shape: tuple[int, int], amplitude: float) -> np.ndarray:
 def shifted(image: np.ndarray, field: np.ndarray) -> np.ndarray:
     """The picture with its content moved by `field`: the result at x + field(x) is the picture at x
     (inverted to first order, exact enough for a smooth field of a few pixels)."""
-    grid = np.indices(image.shape[:2], dtype=np.float32)[::-1].transpose(1, 2, 0)
-    return cv2.remap(image, grid - field, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
+    return cv2.remap(image, pixel_grid(image.shape) - field, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
 
 
 def pair(seed: int = 3):
@@ -47,8 +46,7 @@ def test_a_known_smooth_field_is_recovered():
     inside = np.zeros(outer.shape[:2], bool)
     inside[72:184, 72:184] = True  # the footprint (64..192) less the band the field cannot see past
     # the field found at x should be the true one where x lands: truth(x + field(x))
-    grid = np.indices(warp.field.shape[:2], dtype=np.float32)[::-1].transpose(1, 2, 0) + warp.field
-    landed = cv2.remap(truth[y0:y1, x0:x1], grid, None, cv2.INTER_LINEAR)
+    landed = cv2.remap(truth[y0:y1, x0:x1], pixel_grid(warp.field.shape) + warp.field, None, cv2.INTER_LINEAR)
     error = np.hypot(*(warp.field - landed).transpose(2, 0, 1))[inside[y0:y1, x0:x1]]
     assert np.quantile(error, 0.9) <= 0.3, np.quantile(error, 0.9)
     assert warp.after < 0.5 * warp.before
