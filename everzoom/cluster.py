@@ -110,11 +110,11 @@ def render_stream(plan: Plan, start: int, stop: int, settings: VideoSettings) ->
     concatenation)."""
     w, h = plan.size
     fps = plan.options.fps
-    args = [a for a in settings.output_args(w, h, fps) if a not in ("-movflags", "+faststart")][:-2]
+    args = [a for a in settings.output_args() if a not in ("-movflags", "+faststart")][:-2]
     args += ["-output_ts_offset", f"{(start + LEAD) / fps:.9f}", "-muxdelay", "0", "-muxpreload", "0", "-f", "mpegts"]
     with tempfile.TemporaryDirectory(prefix="everzoom-seg-") as folder:
         path = Path(folder) / "segment"
-        encoder = Encoder(path, w, h, plan.options.fps, args)
+        encoder = Encoder(path, w, h, fps, args)
         try:
             for i in range(start, stop):
                 encoder.write(frame_at(plan, i))

@@ -19,6 +19,7 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 BT709 = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
 TO_YUV = ("scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int,"
           "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv")
+TO_YUV420 = ["-vf", f"{TO_YUV},format=yuv420p", *BT709]
 GIF_MAX_FPS = 50.0  # GIF's time base is 1/100 s: faster frames are not shown faster
 
 # extension -> (ffmpeg muxer, codecs it takes, default codec)
@@ -90,22 +91,20 @@ class VideoSettings:
     def value(self) -> int:
         return self.crf if self.crf is not None else crf_of(self.codec, self.quality)
 
-    def output_args(self, width: int, height: int, fps: float) -> list[str]:
-        """ffmpeg output arguments (after the input) for frames of that size and rate."""
+    def output_args(self) -> list[str]:
+        """ffmpeg output arguments (after the raw RGB input)."""
         speed = _SPEED[self.preset]
         if self.codec == "h264":
-            args = ["-c:v", "libx264", "-crf", str(self.value()), "-preset", self.preset,
-                    "-vf", f"{TO_YUV},format=yuv420p", *BT709]
+            args = ["-c:v", "libx264", "-crf", str(self.value()), "-preset", self.preset, *TO_YUV420]
         elif self.codec == "h265":
             args = ["-c:v", "libx265", "-crf", str(self.value()), "-preset", self.preset, "-tag:v", "hvc1",
-                    "-x265-params", "log-level=error", "-vf", f"{TO_YUV},format=yuv420p", *BT709]
+                    "-x265-params", "log-level=error", *TO_YUV420]
         elif self.codec == "av1":
             args = ["-c:v", "libsvtav1", "-crf", str(self.value()), "-preset", str(12 - speed),
-                    "-svtav1-params", "tune=0", "-vf", f"{TO_YUV},format=yuv420p", *BT709]
+                    "-svtav1-params", "tune=0", *TO_YUV420]
         elif self.codec == "vp9":
             args = ["-c:v", "libvpx-vp9", "-crf", str(self.value()), "-b:v", "0", "-deadline", "good",
-                    "-cpu-used", str(max(0, 5 - speed // 2)), "-row-mt", "1",
-                    "-vf", f"{TO_YUV},format=yuv420p", *BT709]
+                    "-cpu-used", str(max(0, 5 - speed // 2)), "-row-mt", "1", *TO_YUV420]
         elif self.codec == "prores":
             args = ["-c:v", "prores_ks", "-profile:v", "3", "-vendor", "apl0",
                     "-vf", f"{TO_YUV},format=yuv422p10le", *BT709]

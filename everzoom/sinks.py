@@ -155,7 +155,7 @@ class VideoSink(Sink):
                 args = ["-c:v", "ffv1", "-pix_fmt", "bgr0", "-f", "matroska"]
             else:
                 self.encoded = self._temp(".mkv") if audio else self.tmp
-                args = settings.output_args(width, height, fps)
+                args = settings.output_args()
             self._encoder = Encoder(self.encoded, width, height, fps, args)
         except BaseException:
             self._discard()
