@@ -21,6 +21,11 @@ TO_YUV = ("scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chr
           "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv")
 TO_YUV420 = ["-vf", f"{TO_YUV},format=yuv420p", *BT709]
 GIF_MAX_FPS = 50.0  # GIF's time base is 1/100 s: faster frames are not shown faster
+# GIF: a palette of its own for each frame (one palette for a whole zoom has no colours at the
+# extremes of its innermost and outermost frames, which shifts their mean colour), mapped with
+# error-diffusion dither; frame by frame, so nothing is held back
+GIF_PALETTES = ("split[frame][stats];[stats]palettegen=max_colors=256:stats_mode=single:reserve_transparent=0[palette];"
+                "[frame][palette]paletteuse=new=1:dither=sierra2_4a")
 
 # extension -> (ffmpeg muxer, codecs it takes, default codec)
 CONTAINERS = {
@@ -111,8 +116,8 @@ class VideoSettings:
         elif self.codec == "webp":
             args = ["-c:v", "libwebp_anim", "-quality", str(self.quality), "-pix_fmt", "bgra",
                     "-loop", "0" if self.loop else "1"]
-        else:  # gif: the palette pass is the sink's (see gif_args)
-            args = []
+        else:
+            args = ["-vf", GIF_PALETTES, "-loop", "0" if self.loop else "-1"]
         if self.container in (".mp4", ".mov"):
             args += ["-movflags", "+faststart"]
         return [*args, "-f", self.muxer]
@@ -123,11 +128,3 @@ class VideoSettings:
             raise EverzoomError(f"--size {width}x{height}: {self.codec} video needs even width and height "
                                 "(PNG frames, GIF and WebP take any size)")
 
-
-def gif_args(palette: Path, loop: bool) -> tuple[list[str], list[str]]:
-    """The two passes of a GIF: ffmpeg arguments that make its palette (one per clip, from every
-    frame), and the filter that maps the frames onto it (error-diffusion dither)."""
-    make = ["-vf", "palettegen=max_colors=256:stats_mode=full", "-frames:v", "1", "-update", "1", str(palette)]
-    use = ["-lavfi", "[0:v][1:v]paletteuse=dither=sierra2_4a:diff_mode=rectangle",
-           "-loop", "0" if loop else "-1", "-f", "gif"]
-    return make, use

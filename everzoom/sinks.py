@@ -17,8 +17,8 @@ import numpy as np
 
 from .errors import EverzoomError
 from .audio import mux
-from .ffmpeg import Encoder, run
-from .formats import VideoSettings, gif_args, output_kind
+from .ffmpeg import Encoder
+from .formats import VideoSettings, output_kind
 
 __all__ = ["Sink", "VideoSink", "FramesSink", "check_output", "open_sink", "output_kind", "creating", "no_interrupts"]
 
@@ -139,9 +139,8 @@ class Sink:
 
 class VideoSink(Sink):
     """A video file through the bundled ffmpeg, encoded as `settings` say (codec, quality,
-    colour conversion and tags), with the soundtrack muxed in once the frames are encoded.
-    GIF goes through a lossless intermediate file (FFV1), read twice: once for the clip's
-    palette, once to map the frames onto it; frames are never all held in memory."""
+    colour conversion and tags), with the soundtrack muxed in once the frames are encoded;
+    frames are never all held in memory."""
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float, settings: VideoSettings,
                  audio: dict | None = None):
@@ -150,13 +149,8 @@ class VideoSink(Sink):
         self.temps: list[Path] = []
         self.tmp = self._temp(".part")
         try:
-            if settings.codec == "gif":
-                self.encoded = self._temp(".mkv")
-                args = ["-c:v", "ffv1", "-pix_fmt", "bgr0", "-f", "matroska"]
-            else:
-                self.encoded = self._temp(".mkv") if audio else self.tmp
-                args = settings.output_args()
-            self._encoder = Encoder(self.encoded, width, height, fps, args)
+            self.encoded = self._temp(".mkv") if audio else self.tmp
+            self._encoder = Encoder(self.encoded, width, height, fps, settings.output_args())
         except BaseException:
             self._discard()
             raise
@@ -173,12 +167,7 @@ class VideoSink(Sink):
 
     def commit(self) -> None:
         self._encoder.finish()
-        if self.settings.codec == "gif":
-            palette = self._temp(".png")
-            make, use = gif_args(palette, self.settings.loop)
-            run(["-i", str(self.encoded), *make], f"making the palette of {self.path}")
-            run(["-i", str(self.encoded), "-i", str(palette), *use, str(self.tmp)], f"writing {self.path}")
-        elif self.audio:
+        if self.audio:
             mux(self.encoded, self.audio["path"], self.tmp, self.frames / self.fps, self.settings.muxer,
                 self.settings.container, self.audio.get("start", 0.0), self.audio.get("fade"))
         publish(self.tmp, self.path)
