@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .audio import Soundtrack
 from .audio import check as check_audio
 from .errors import EverzoomError
 from .formats import GIF_MAX_FPS, VideoSettings
@@ -112,7 +113,7 @@ def render(source, output: str | Path, progress: Progress | None = None, client=
     audio = None
     if opts.audio:
         check_audio(opts.audio, settings.container if settings else "")
-        audio = {"path": opts.audio, "start": opts.audio_start, "fade": opts.audio_fade}
+        audio = Soundtrack(opts.audio, opts.audio_start, opts.audio_fade)
     if settings and settings.codec == "gif" and opts.fps > GIF_MAX_FPS:
         log.info("GIF shows at most %g frames per second (its clock ticks in 1/100 s): --fps %g lowered to %g",
                  GIF_MAX_FPS, opts.fps, GIF_MAX_FPS)

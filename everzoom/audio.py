@@ -8,13 +8,24 @@ last fifth); a shorter one ends early and silence fills the rest, so both stream
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import EverzoomError
 from .ffmpeg import probe, run
+from .formats import VideoSettings
 
 AUDIO_CODECS = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
 DEFAULT_FADE = 1.0
+
+
+@dataclass(frozen=True)
+class Soundtrack:
+    """--audio, --audio-start and --audio-fade (None: 1 s when the track is cut, else none)."""
+
+    path: str | Path
+    start: float = 0.0
+    fade: float | None = None
 
 
 def track_seconds(path: str | Path) -> float:
@@ -41,12 +52,13 @@ def check(path: str | Path, container: str) -> float:
     return track_seconds(path)
 
 
-def mux(video: Path, audio: str | Path, out: Path, seconds: float, muxer: str, container: str,
-        start: float = 0.0, fade: float | None = None) -> None:
-    """Write `video` with the soundtrack (from `start` s) to `out`, exactly `seconds` long."""
+def mux(video: Path, track: Soundtrack, out: Path, seconds: float, settings: VideoSettings) -> None:
+    """Write `video` with the soundtrack to `out`, exactly `seconds` long, as `settings` say."""
+    audio, start = track.path, track.start
     remaining = track_seconds(audio) - start
     if remaining <= 0:
         raise EverzoomError(f"--audio-start {start:g}: the soundtrack {audio} is only {start + remaining:.2f} s long")
+    fade = track.fade
     if fade is None:
         fade = DEFAULT_FADE if remaining > seconds else 0.0
     fade = min(fade, seconds)
@@ -54,8 +66,6 @@ def mux(video: Path, audio: str | Path, out: Path, seconds: float, muxer: str, c
     if fade > 0:
         filters.append(f"afade=t=out:st={max(0.0, min(seconds, remaining) - fade):.6f}:d={fade:.6f}:curve=qua")
     args = ["-i", str(video), "-ss", f"{start:.6f}", "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0",
-            "-c:v", "copy", "-c:a", AUDIO_CODECS[container], "-b:a", "192k", "-af", ",".join(filters),
-            "-t", f"{seconds:.6f}"]
-    if container in (".mp4", ".mov"):
-        args += ["-movflags", "+faststart"]
-    run([*args, "-f", muxer, str(out)], f"adding the soundtrack {audio}")
+            "-c:v", "copy", "-c:a", AUDIO_CODECS[settings.container], "-b:a", "192k", "-af", ",".join(filters),
+            "-t", f"{seconds:.6f}", *settings.container_args()]
+    run([*args, "-f", settings.muxer, str(out)], f"adding the soundtrack {audio}")

@@ -16,7 +16,6 @@ Everything dask comes from here, imported only when a cluster is asked for.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -26,12 +25,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .audio import mux
+from .audio import Soundtrack, mux
 from .errors import EverzoomError
 from .ffmpeg import Encoder, run
 from .formats import VideoSettings
 from .planning import Plan
-from .sinks import FramesSink, creating, no_interrupts, publish
+from .sinks import FramesSink, creating, no_interrupts, publish, temp_beside
 
 log = logging.getLogger("everzoom")
 
@@ -110,8 +109,7 @@ def render_stream(plan: Plan, start: int, stop: int, settings: VideoSettings) ->
     concatenation)."""
     w, h = plan.size
     fps = plan.options.fps
-    args = [a for a in settings.output_args() if a not in ("-movflags", "+faststart")][:-2]
-    args += ["-output_ts_offset", f"{(start + LEAD) / fps:.9f}", "-muxdelay", "0", "-muxpreload", "0", "-f", "mpegts"]
+    args = [*settings.codec_args(), "-output_ts_offset", f"{(start + LEAD) / fps:.9f}", "-muxdelay", "0", "-muxpreload", "0", "-f", "mpegts"]
     with tempfile.TemporaryDirectory(prefix="everzoom-seg-") as folder:
         path = Path(folder) / "segment"
         encoder = Encoder(path, w, h, fps, args)
@@ -155,7 +153,7 @@ def connect(address: str | None, workers: int | None):
 
 
 def render(plan: Plan, output: Path, settings: VideoSettings | None, client, segment_seconds: float,
-           audio: dict | None = None, progress: Callable[[str, int, int], None] | None = None,
+           audio: Soundtrack | None = None, progress: Callable[[str, int, int], None] | None = None,
            overwrite: bool = False, park_in: Path | None = None) -> None:
     """Render the plan's frames on the cluster behind `client` into `output`; with `park_in`
     (--shared-input), the pixels go through that shared folder instead of the network, and the
@@ -169,7 +167,7 @@ def render(plan: Plan, output: Path, settings: VideoSettings | None, client, seg
 
 
 def _render(plan: Plan, output: Path, settings: VideoSettings | None, client, segment_seconds: float,
-            audio: dict | None, progress, overwrite: bool, park_in: Path | None) -> None:
+            audio: Soundtrack | None, progress, overwrite: bool, park_in: Path | None) -> None:
     check_settings(settings)
     total = plan.frame_count
     ranges = segments(total, plan.options.fps, segment_seconds)
@@ -212,7 +210,7 @@ def completed(tasks, ranges, total: int, progress):
 
 
 def _join_streams(arrivals, count: int, output: Path, settings: VideoSettings, fps: float, total: int,
-                  audio: dict | None) -> None:
+                  audio: Soundtrack | None) -> None:
     """Segments written beside the target as they arrive, read in order by ffmpeg (its concat
     protocol: MPEG-TS joins by concatenation) and muxed with their timestamps made exact: pts from
     the first frame's, dts one frame apart (a short last segment has no reordering delay, which
@@ -226,10 +224,9 @@ def _join_streams(arrivals, count: int, output: Path, settings: VideoSettings, f
                 made += [part, paths[k]]
                 part.write_bytes(data)
                 part.replace(paths[k])
-            fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=".part")
-            os.close(fd)
-            made.append(Path(tmp))
-            video = Path(tmp)
+            tmp = temp_beside(output)
+            made.append(tmp)
+            video = tmp
             if audio:
                 video = output.parent / f".{output.stem}.video.mkv"
                 made.append(video)
@@ -237,14 +234,13 @@ def _join_streams(arrivals, count: int, output: Path, settings: VideoSettings, f
                     "-bsf:v", "setts=pts=PTS-STARTPTS:dts=STARTDTS-STARTPTS+N*DURATION"]
             if settings.codec == "h265":
                 args += ["-tag:v", "hvc1"]
-            if settings.container in (".mp4", ".mov") and not audio:
-                args += ["-movflags", "+faststart"]
+            if not audio:
+                args += settings.container_args()
             run([*args, "-f", "matroska" if audio else settings.muxer, str(video)], f"joining the segments of {output}")
             if audio:
-                mux(video, audio["path"], Path(tmp), total / fps, settings.muxer, settings.container,
-                    audio.get("start", 0.0), audio.get("fade"))
-            publish(Path(tmp), output)
-            made.remove(Path(tmp))
+                mux(video, audio, tmp, total / fps, settings)
+            publish(tmp, output)
+            made.remove(tmp)
         finally:
             with no_interrupts():
                 for path in made:

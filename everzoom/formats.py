@@ -98,6 +98,15 @@ class VideoSettings:
 
     def output_args(self) -> list[str]:
         """ffmpeg output arguments (after the raw RGB input)."""
+        return [*self.codec_args(), *self.container_args(), "-f", self.muxer]
+
+    def container_args(self) -> list[str]:
+        """What the finished file needs from its muxer: mp4 and mov put their index first, so that
+        playback can start before the whole file has arrived."""
+        return ["-movflags", "+faststart"] if self.container in (".mp4", ".mov") else []
+
+    def codec_args(self) -> list[str]:
+        """The encoder, its quality and the colour conversion."""
         speed = _SPEED[self.preset]
         if self.codec == "h264":
             args = ["-c:v", "libx264", "-crf", str(self.value()), "-preset", self.preset, *TO_YUV420]
@@ -118,9 +127,7 @@ class VideoSettings:
                     "-loop", "0" if self.loop else "1"]
         else:
             args = ["-vf", GIF_PALETTES, "-loop", "0" if self.loop else "-1"]
-        if self.container in (".mp4", ".mov"):
-            args += ["-movflags", "+faststart"]
-        return [*args, "-f", self.muxer]
+        return args
 
     def check_size(self, width: int, height: int) -> None:
         """4:2:0 and 4:2:2 video needs even sides; PNG frames, GIF and WebP take any size."""

@@ -6,10 +6,11 @@ import numpy as np
 
 from .blend import Blend
 from .local_align import LocalWarp
+from .overlay import BAND as SEAM  # one orange for disagreeing sides, in frames and here
 from .register import PairFit
 
 ROW_H = 240
-GOOD, BAD, SEAM = (60, 200, 60), (230, 40, 40), (255, 150, 0)
+GOOD, BAD = (60, 200, 60), (230, 40, 40)
 
 
 def _fit_height(image: np.ndarray, h: int) -> tuple[np.ndarray, float]:

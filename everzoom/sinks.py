@@ -15,12 +15,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .audio import Soundtrack, mux
 from .errors import EverzoomError
-from .audio import mux
 from .ffmpeg import Encoder
 from .formats import VideoSettings, output_kind
 
-__all__ = ["Sink", "VideoSink", "FramesSink", "check_output", "open_sink", "output_kind", "creating", "no_interrupts"]
+__all__ = ["Sink", "VideoSink", "FramesSink", "check_output", "open_sink", "output_kind", "creating", "no_interrupts", "temp_beside"]
+
+
+def temp_beside(path: Path, suffix: str = ".part") -> Path:
+    """A new, empty, hidden temporary file in the target's folder (so the final rename stays on
+    one file system)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
+    os.close(fd)
+    return Path(tmp)
 
 
 def _umask() -> int:
@@ -143,7 +151,7 @@ class VideoSink(Sink):
     frames are never all held in memory."""
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float, settings: VideoSettings,
-                 audio: dict | None = None):
+                 audio: Soundtrack | None = None):
         super().__init__(Path(path))
         self.settings, self.fps, self.audio, self.frames = settings, fps, audio, 0
         self.temps: list[Path] = []
@@ -156,10 +164,8 @@ class VideoSink(Sink):
             raise
 
     def _temp(self, suffix: str) -> Path:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=suffix)
-        os.close(fd)
-        self.temps.append(Path(tmp))
-        return Path(tmp)
+        self.temps.append(temp_beside(self.path, suffix))
+        return self.temps[-1]
 
     def write(self, frame: np.ndarray) -> None:
         self._encoder.write(frame)
@@ -168,8 +174,7 @@ class VideoSink(Sink):
     def commit(self) -> None:
         self._encoder.finish()
         if self.audio:
-            mux(self.encoded, self.audio["path"], self.tmp, self.frames / self.fps, self.settings.muxer,
-                self.settings.container, self.audio.get("start", 0.0), self.audio.get("fade"))
+            mux(self.encoded, self.audio, self.tmp, self.frames / self.fps, self.settings)
         publish(self.tmp, self.path)
         self._remove_temps()
 
@@ -231,7 +236,7 @@ def check_output(path: str | Path, overwrite: bool = False) -> None:
 
 
 def open_sink(path: str | Path, width: int, height: int, fps: float, settings: VideoSettings,
-              overwrite: bool = False, audio: dict | None = None) -> Sink:
+              overwrite: bool = False, audio: Soundtrack | None = None) -> Sink:
     if output_kind(path) == "frames":
         return FramesSink(path, overwrite=overwrite)
     return VideoSink(path, width, height, fps, settings, audio)

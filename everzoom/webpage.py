@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import numpy as np
 
 from .errors import EverzoomError
 from .planning import Plan
-from .sinks import check_parent, creating, publish
+from .sinks import check_parent, creating, publish, temp_beside
 
 CENTRE_SAMPLES_PER_STEP = 64
 
@@ -91,13 +89,12 @@ def write_page(plan: Plan, output: str | Path, quality: int = 80, lossless: bool
     check_parent(output)
     html = page(page_data(plan, quality, lossless, max_side), title).encode("utf-8")
     with creating(output.parent):
-        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}.", suffix=".part")
+        tmp = temp_beside(output)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(html)
-            publish(Path(tmp), output)
+            tmp.write_bytes(html)
+            publish(tmp, output)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
     return len(html)
 
