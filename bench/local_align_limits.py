@@ -26,7 +26,6 @@ the smooth field local alignment measures between them, though nothing moved.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -36,7 +35,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from quality_bench import ROOT, SETS, run
+from quality_bench import ROOT, SETS, fidelity, run
 
 import everzoom
 from everzoom import local_align
@@ -125,14 +124,11 @@ def noise_floor(folder: Path) -> None:
               f"({'applied' if warp.applied else 'left alone'})")
 
 
-def fidelity(folder: Path, name: str, work: Path, harness: Path, py: str, options: list[str]) -> float:
+def psnr(folder: Path, name: str, work: Path, harness: Path, py: str, options: list[str]) -> float:
     frames = work / "runs" / "limits" / name
     shutil.rmtree(frames, ignore_errors=True)
     run([sys.executable, "-m", "everzoom", "render", str(folder), "-zs", "12", "-q", *options, "-o", str(frames)])
-    report = frames.with_suffix(".json")
-    run([py, str(harness / "metrics.py"), "fidelity", str(frames), "--set", str(folder), "--samples", "24",
-         "--fit-center", "--json", str(report)])
-    return json.loads(report.read_text())["summary"]["psnr_mean"]
+    return fidelity(frames, folder, harness, py)["psnr_mean"]
 
 
 def main() -> None:
@@ -163,7 +159,7 @@ def main() -> None:
         score_set = sets["warp25-twin"] if name.startswith("twin") else sets["warp25"]
         if folder != score_set:
             shutil.copy(score_set / "manifest.json", folder / "manifest.json")
-        print(f"{name:<14} {fidelity(folder, name, args.work, args.harness, py, options):>8.2f}", flush=True)
+        print(f"{name:<14} {psnr(folder, name, args.work, args.harness, py, options):>8.2f}", flush=True)
 
 
 if __name__ == "__main__":

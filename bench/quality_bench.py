@@ -47,6 +47,14 @@ def run(command: list[str], **kw) -> str:
     return proc.stdout
 
 
+def fidelity(frames: Path, folder: Path, harness: Path, py: str, samples: int = 24, fit_center: bool = True) -> dict:
+    """The harness's fidelity summary of rendered PNG frames against the set's ground truth."""
+    report = frames.parent / f"{frames.name}-fidelity.json"
+    run([py, str(harness / "metrics.py"), "fidelity", str(frames), "--set", str(folder), "--samples", str(samples),
+         *(["--fit-center"] if fit_center else []), "--json", str(report)])
+    return json.loads(report.read_text())["summary"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sets", nargs="+", default=["clean", "seam12", "seam20"], choices=sorted(SETS))
@@ -76,13 +84,10 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         run([*render, "-o", str(out / "plain"), "--size", "768x768"])
         run([*render, "-o", str(out / "debug"), "--size", "768x768", "--debug"])
-        fit = ["--fit-center"] if args.fit_center else []
-        run([py, str(args.harness / "metrics.py"), "fidelity", str(out / "frames"), "--set", str(folder),
-             "--samples", str(args.samples), *fit, "--json", str(out / "fidelity.json")])
+        fid = fidelity(out / "frames", folder, args.harness, py, args.samples, args.fit_center)
         run([py, str(args.harness / "metrics.py"), "smoothness", str(out / "frames"), "--json",
              str(out / "smoothness.json")])
         seams = run([py, str(args.harness / "seams.py"), str(out / "plain"), str(out / "debug"), "--every", "3"])
-        fid = json.loads((out / "fidelity.json").read_text())["summary"]
         smooth = json.loads((out / "smoothness.json").read_text())["summary"]
         m = re.search(r"p90 ([\d.]+), median ([\d.]+), edges (\d+)", seams)
         p90, median, edges = (m.group(1), m.group(2), m.group(3)) if m else ("-", "-", "0")
