@@ -87,6 +87,36 @@ def test_gif_mean_colour(small_set, reference, tmp_path):
     assert max(colour_shift(frames[i], reference[i]) for i in (0, -1)) <= 3
 
 
+def gif_palettes(data: bytes) -> list[bytes]:
+    """The colour table each frame of a GIF file is drawn with (its own, or else the file's global
+    one): the file's blocks walked as the GIF89a specification lays them out."""
+    def skip_sub_blocks(at: int) -> int:
+        while data[at]:
+            at += data[at] + 1
+        return at + 1
+
+    table = lambda packed: 3 * 2 ** ((packed & 7) + 1) if packed & 0x80 else 0  # noqa: E731
+    at, palettes = 13 + table(data[10]), []
+    shared = data[13:at]
+    while data[at] != 0x3B:
+        if data[at] == 0x21:  # extension: label, then data sub-blocks
+            at = skip_sub_blocks(at + 2)
+        else:  # 0x2C image: descriptor, local table, LZW code size, image data sub-blocks
+            assert data[at] == 0x2C
+            size = table(data[at + 9])
+            palettes.append(data[at + 10:at + 10 + size] if size else shared)
+            at = skip_sub_blocks(at + 10 + size + 1)
+    return palettes
+
+
+def test_every_gif_frame_has_a_palette_of_its_own(small_set, tmp_path):
+    out = tmp_path / "zoom.gif"
+    everzoom.render(small_set.folder, out, steps=3, fps=FPS)
+    palettes = gif_palettes(out.read_bytes())
+    assert len(palettes) == len(decode_rgb(out, FPS))
+    assert len(set(palettes)) == len(palettes)  # each made from its frame, none shared
+
+
 def test_gif_frame_rate_is_capped_at_50(small_set, tmp_path, run_cli):
     r = run_cli("render", small_set.folder, "-o", tmp_path / "z.gif", "-zs", "2", "--fps", "60")
     assert r.code == 0 and "lowered to 50" in r.err
