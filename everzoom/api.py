@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -18,12 +18,15 @@ from .errors import EverzoomError
 from .formats import GIF_MAX_FPS, VideoSettings
 from .images import load_images
 from .options import RenderOptions
-from .planning import Plan, Progress, align_locally, blend_layers, innermost_first, make_plan, settled, sort, stage
-from .register import placed_stack, register
+from .blend import Blend
+from .local_align import LocalWarp
+from .planning import (Plan, Progress, align_locally, blend_layers, close_loop, innermost_first, make_plan, settled,
+                       sort, stage)
+from .register import PairFit, placed_stack, register
 from .sinks import check_output, open_sink
 from .stream import ordered_map
 
-__all__ = ["plan", "frames", "render", "web", "sort", "inspect", "RenderResult", "Plan"]
+__all__ = ["plan", "frames", "render", "web", "sort", "inspect", "RenderResult", "Plan", "Inspection"]
 
 log = logging.getLogger("everzoom")
 
@@ -36,21 +39,45 @@ def plan(source, progress: Progress | None = None, even: bool = True, **options)
     return make_plan(source, RenderOptions.from_kwargs(**options), progress, even)
 
 
-def inspect(source, zoom_factor: float | None = None, progress: Progress | None = None):
-    """Measure every consecutive pair of a set: (images, names, fits, blends, warps), innermost
-    first; `blends` (how each inner image meets the next, blend.py) and `warps` (the local
-    alignment of each outer image around the inner one, local_align.py) only when every pair
-    matches."""
+@dataclass
+class Inspection:
+    """What `inspect` measures of a set, innermost first: every consecutive pair's fit; when
+    every pair matches, how each inner image meets the next (`blends`, blend.py) and the local
+    alignment of each outer image around it (`warps`, local_align.py); and whether the series
+    closes into a loop (`loop`: the outermost image inside the innermost, whose blend and warp
+    then come last in `blends` and `warps`)."""
+
+    images: list[np.ndarray]
+    names: list[str]
+    fits: list[PairFit]
+    blends: list[Blend] = field(default_factory=list)
+    warps: list[LocalWarp] = field(default_factory=list)
+    loop: PairFit | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.fits)
+
+    def as_dict(self) -> dict:
+        def meeting(fit: PairFit, k: int) -> dict:
+            return (fit.as_dict() | ({"blend": self.blends[k].as_dict()} if k < len(self.blends) else {})
+                    | ({"local_align": self.warps[k].as_dict()} if k < len(self.warps) else {}))
+        return {"images": self.names, "pairs": [meeting(f, k) for k, f in enumerate(self.fits)],
+                "loop": meeting(self.loop, len(self.fits)) if self.loop else None}
+
+
+def inspect(source, zoom_factor: float | None = None, progress: Progress | None = None) -> Inspection:
+    """Measure every consecutive pair of a set and how the images meet (see Inspection)."""
     RenderOptions.from_kwargs(zoom_factor=zoom_factor)
     images, names = innermost_first(*load_images(source), zoom_factor)
     fits = register(images, names, zoom_factor, progress=stage(progress, "register"))
-    blends: list = []
-    warps: list = []
-    if all(f.ok for f in fits):
-        stack = placed_stack(images, names, settled(fits, images, zoom_factor))
-        warps = align_locally(stack)
-        blends = blend_layers(stack)[:-1]
-    return images, names, fits, blends, warps
+    found = Inspection(images, names, fits)
+    if found.ok:
+        stack, loop = close_loop(placed_stack(images, names, settled(fits, images, zoom_factor)), fits, required=False)
+        found.loop = loop.closing if loop else None
+        found.warps = align_locally(stack, loop=loop)
+        found.blends = [b for b in blend_layers(stack, loop=loop) if b is not None]
+    return found
 
 
 def iter_frames(p: Plan, workers: int = 1) -> Iterator[np.ndarray]:
@@ -101,9 +128,8 @@ def render(source, output: str | Path, progress: Progress | None = None, client=
     opts = RenderOptions.from_kwargs(**options)
     if opts.draft and "preset" not in options:
         opts.preset = "veryfast"
+    video = check_output(output, opts.overwrite) == "video"
     output = Path(output)
-    check_output(output, opts.overwrite)
-    video = bool(output.suffix)
     settings = (VideoSettings(output.suffix, codec=opts.codec, quality=opts.quality, crf=opts.crf, preset=opts.preset)
                 if video else None)
     if opts.codec and not settings:
@@ -140,16 +166,18 @@ def web(source, output: str | Path, progress: Progress | None = None, lossless: 
     """Export a set as one self-contained interactive HTML page (webpage.py); its size in bytes.
 
     The same input handling as render (sorting, registration, local alignment, blend); the page
-    plays the render's camera path, by default a seamless in-out loop (give `mode` otherwise).
+    plays the render's camera path, by default a seamless in-out loop, or, for a series that
+    closes into a loop, the zoom in forever (give `mode` otherwise).
     `quality` (0-100) sets the layers' JPEG quality; `lossless` embeds them as lossless WebP;
     `max_side` caps their size."""
     from .webpage import write_page
 
-    if "mode" not in options:
+    default_path = "mode" not in options
+    if default_path:
         options |= {"mode": "out-in" if options.pop("reverse", False) else "in-out", "loop": True}
     opts = RenderOptions.from_kwargs(**options)
     output = Path(output)
-    p = make_plan(source, opts, progress, even=False)
+    p = make_plan(source, opts, progress, even=False, prefer_closed=default_path)
     title = Path(source).name if isinstance(source, (str, Path)) else "everzoom"
     return write_page(p, output, opts.quality, lossless, max_side, title=title)
 

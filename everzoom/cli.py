@@ -12,7 +12,6 @@ import logging
 import signal
 import sys
 from dataclasses import MISSING
-from itertools import zip_longest
 from pathlib import Path
 
 import click
@@ -24,7 +23,7 @@ from .generate import GenerateOptions, Progress, option_fields
 from .images import IMAGE_SUFFIXES, write_image
 from .options import cli_fields, parse_size
 from .report import report_image
-from .sinks import check_output, check_parent, creating
+from .sinks import check_new_folder, check_output, check_parent, creating
 
 log = logging.getLogger("everzoom")
 
@@ -133,7 +132,7 @@ def _given(opts: dict) -> dict:
     return {k: v for k, v in opts.items() if v is not None}
 
 
-def _run_render(source: Path, output: Path, quiet: bool, **opts) -> None:
+def _run_render(source: Path, output: str, quiet: bool, **opts) -> None:
     with Bar(quiet) as bar:
         result = api.render(source, output, progress=bar, **_given(opts))
     w, h = result.size
@@ -149,10 +148,11 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Video file (.mp4, .mkv, .webm, .mov, .gif, .webp) or, without extension, a folder of PNG frames.")
+@click.option("-o", "--output", type=click.Path(), required=True,
+              help="Video file (.mp4, .mkv, .webm, .mov, .gif, .webp) or a folder of PNG frames (a name without "
+                   "extension, or ending in /).")
 @render_options()
-def render(folder: Path, output: Path, quiet: bool, **opts) -> None:
+def render(folder: Path, output: str, quiet: bool, **opts) -> None:
     """Render the images in FOLDER (innermost first, natural order) into a zoom video.
 
     Image 0 is the innermost; each next image shows the same scene zoomed out by the zoom
@@ -203,40 +203,60 @@ def web(folder: Path, output: Path, quiet: bool, **opts) -> None:
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--copy-to", type=click.Path(path_type=Path), default=None,
               help="Write the images in order to this folder as 000.png, 001.png ... (originals stay as they are).")
-@click.option("--json", "as_json", is_flag=True, help="Print the order as JSON on stdout.")
+@click.option("--series", type=int, default=None, metavar="N",
+              help="Of several series in the folder, the one to copy (1: the longest; all are listed).")
+@click.option("--force", is_flag=True, help="Accept an order with weak links or variants nothing tells apart.")
+@click.option("--json", "as_json", is_flag=True, help="Print the chains as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes.")
-def sort_command(folder: Path, copy_to: Path | None, as_json: bool, quiet: bool) -> None:
+def sort_command(folder: Path, copy_to: Path | None, series: int | None, force: bool, as_json: bool,
+                 quiet: bool) -> None:
     """Put an unordered FOLDER of zoom-out images in order, innermost first.
 
-    No zoom factor is needed. Images that do not belong (an unrelated picture, a duplicate, a
-    second variant of the same step) are left out and named, with the reason. Prints every
-    link with its score (correlation) and zoom; ORB's independent zoom is shown where it found
-    enough keypoints.
+    No zoom factor is needed. Every link of the order is confirmed by the registration that
+    rendering uses (its zoom factor and confidence are printed). Images that do not belong (an
+    unrelated picture, a duplicate, a second variant of the same step) are left out and named,
+    with the reason. A folder of several separate series lists each, longest first, and exits
+    non-zero unless --series picks one; a weak link or two variants nothing tells apart make it
+    exit non-zero unless --force. A series whose outermost image sits inside its innermost one
+    closes into a loop, and says so.
     """
     _setup_logging(quiet)
     if copy_to is not None:
-        if copy_to.resolve() == folder.resolve():
-            raise EverzoomError(f"--copy-to {copy_to} is the input folder: choose another, originals are never renamed")
-        if copy_to.exists() and (not copy_to.is_dir() or any(copy_to.iterdir())):
-            raise EverzoomError(f"--copy-to folder {copy_to} is not empty")
-        check_output(copy_to)
+        check_new_folder(copy_to, "--copy-to", inside=folder)
     with Bar(quiet) as bar:
-        images, order = api.sort(folder, progress=bar)
+        sorting = api.sort(folder, progress=bar)
+    if as_json:
+        click.echo(json.dumps(sorting.as_dict(), indent=2))
+    else:
+        _print_sorting(sorting)
+    chain = sorting.choose(series, force)
     if copy_to is not None:
+        images = sorting.pictures(chain)
         with creating(copy_to):
             for k, image in enumerate(images):
                 _on_interrupt["note"] = f"{k} of {len(images)} images were copied to {copy_to} in order"
                 write_image(copy_to / f"{k:03d}.png", image)
         log.info("wrote %d images to %s", len(images), copy_to)
-    if as_json:
-        click.echo(json.dumps(order.as_dict(), indent=2))
-        return
-    click.echo(f"0. {order.order[0]}")
-    for k, link in enumerate(order.links, 1):
-        orb = f", ORB {link.orb_zoom:.3f} ({link.orb_inliers} inliers)" if link.orb_zoom else ""
-        click.echo(f"{k}. {link.outer}  (contains {link.inner}: zoom {link.zoom:.3f}, score {link.score:.2f}{orb})")
-    for name, why in order.left_out.items():
+
+
+def _print_sorting(sorting) -> None:
+    """The chains (each link with its registration), what was left out, what is in doubt."""
+    for number, chain in enumerate(sorting.chains, 1):
+        if len(sorting.chains) > 1:
+            click.echo(f"series {number} of {len(sorting.chains)} ({len(chain.order)} images):")
+        click.echo(f"0. {chain.order[0]}")
+        for k, link in enumerate(chain.links, 1):
+            click.echo(f"{k}. {link.outer}  (contains {link.inner}: zoom {link.zoom:.3f}, "
+                       f"confidence {link.confidence:.2f}{', weak' if link.weak else ''})")
+        if chain.loop:
+            click.echo(f"closes into a loop: {chain.loop.inner} sits inside {chain.loop.outer} "
+                       f"(zoom {chain.loop.zoom:.3f}, confidence {chain.loop.confidence:.2f})")
+    for name, why in sorting.left_out.items():
         click.echo(f"left out {name}: {why}")
+    for problem in sorting.problems:
+        click.echo(f"not proven: {problem}")
+    for note in sorting.notes:
+        click.echo(f"note: {note}")
 
 
 @cli.command()
@@ -266,20 +286,22 @@ def inspect(folder: Path, output: Path | None, as_json: bool, zoom_factor: float
             raise EverzoomError(f"-o {output}: the report is a picture; use one of {', '.join(IMAGE_SUFFIXES)}")
         check_parent(output)
     with Bar(quiet) as bar:
-        images, names, fits, blends, warps = api.inspect(folder, zoom_factor=zoom_factor, progress=bar)
+        found = api.inspect(folder, zoom_factor=zoom_factor, progress=bar)
     if output is not None:
         with creating(output.parent):
-            write_image(output, report_image(images, fits, blends, warps))
+            write_image(output, report_image(found))
         log.info("wrote %s", output)
     if as_json:
-        pairs = [f.as_dict() | ({"blend": b.as_dict()} if b else {}) | ({"local_align": w.as_dict()} if w else {})
-                 for f, b, w in zip_longest(fits, blends, warps)]
-        click.echo(json.dumps({"images": names, "pairs": pairs}, indent=2))
+        click.echo(json.dumps(found.as_dict(), indent=2))
     else:
-        for f in fits:
+        for f in found.fits:
             click.echo(f"{f.inner} in {f.outer}: zoom {f.zoom:.4f}, offset {f.offset[0]:+.2f} {f.offset[1]:+.2f} px, "
                        f"confidence {f.confidence:.3f}{'' if f.ok else '  DOES NOT MATCH: ' + f.problem}")
-    if not all(f.ok for f in fits):
+        if found.loop:
+            f = found.loop
+            click.echo(f"closes into a loop: {f.inner} in {f.outer}: zoom {f.zoom:.4f}, offset {f.offset[0]:+.2f} "
+                       f"{f.offset[1]:+.2f} px, confidence {f.confidence:.3f}")
+    if not found.ok:
         raise click.exceptions.Exit(1)
 
 
@@ -349,15 +371,15 @@ placed exactly as it was made).
 
 {PROMPTS_HELP}""")
 @click.argument("prompts", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="The video (or, without extension, a folder of PNG frames).")
+@click.option("-o", "--output", type=click.Path(), required=True,
+              help="The video (or a folder of PNG frames: no extension, or ending in /).")
 @click.option("--images-dir", type=click.Path(path_type=Path), default=None, help="Where the images go.")
 @click.option("--web", "web_page", type=click.Path(path_type=Path), default=None, metavar="FILE.html",
               help="Also export the interactive page (as `everzoom web`).")
 @web_options
 @generate_options(old_spellings=False)
 @render_options(skip=MAKE_SKIPS)
-def make(prompts: Path, output: Path, images_dir: Path | None, web_page: Path | None, lossless: bool,
+def make(prompts: Path, output: str, images_dir: Path | None, web_page: Path | None, lossless: bool,
          max_side: int | None, quiet: bool, **opts) -> None:
     _setup_logging(quiet)
     render_names = {f.name for f, _ in cli_fields()} - set(MAKE_SKIPS)
@@ -365,7 +387,7 @@ def make(prompts: Path, output: Path, images_dir: Path | None, web_page: Path | 
     check_output(output, bool(render_opts.get("overwrite")))
     if web_page is not None and web_page.suffix.lower() not in (".html", ".htm"):
         raise EverzoomError(f"--web {web_page}: the page is an .html file")
-    folder = _generate(prompts, images_dir or output.with_name(output.stem + "_images"), quiet,
+    folder = _generate(prompts, images_dir or Path(output).with_name(Path(output).stem + "_images"), quiet,
                        {k: v for k, v in opts.items() if k not in render_names})
     _on_interrupt["note"] = f"the images are kept in {folder}; no video was written"
     _run_render(folder, output, quiet, **render_opts)
@@ -377,10 +399,10 @@ def make(prompts: Path, output: Path, images_dir: Path | None, web_page: Path | 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-i", "--input", "--Input", "folder", type=click.Path(path_type=Path), required=True,
               help="Folder of images (either order: innermost or outermost first).")
-@click.option("-o", "--output", "--Output", type=click.Path(path_type=Path), default=Path("output.mp4"),
-              help="Video file or, without extension, a folder of PNG frames.  [default: output.mp4]")
+@click.option("-o", "--output", "--Output", type=click.Path(), default="output.mp4",
+              help="Video file or a folder of PNG frames (no extension, or ending in /).  [default: output.mp4]")
 @render_options(legacy=True)
-def legacy(folder: Path, output: Path, quiet: bool, **opts) -> None:
+def legacy(folder: Path, output: str, quiet: bool, **opts) -> None:
     """The original infinite_zoom.py command line, rendered by everzoom."""
     _setup_logging(quiet)
     _run_render(folder, output, quiet, **opts)

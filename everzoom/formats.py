@@ -10,6 +10,7 @@ QUALITY); `crf` overrides it for the codecs that have one.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,14 +55,17 @@ _SPEED = {"ultrafast": 0, "superfast": 1, "veryfast": 2, "faster": 3, "fast": 4,
 
 
 def output_kind(path: str | Path) -> str:
-    """'frames' for a name without extension, else 'video' (any extension in CONTAINERS)."""
+    """'frames' for a folder: a name without extension, one ending in a path separator, or an
+    existing folder whose name has no video extension (`frames.v2`); else 'video' (an extension
+    in CONTAINERS)."""
+    text = str(path)
     suffix = Path(path).suffix.lower()
-    if suffix == "":
+    if suffix == "" or text.endswith(("/", os.sep)) or (suffix not in CONTAINERS and Path(path).is_dir()):
         return "frames"
     if suffix in CONTAINERS:
         return "video"
-    raise EverzoomError(f"output {path}: unsupported extension {suffix} (use {', '.join(CONTAINERS)}, "
-                        "or a name without extension for PNG frames)")
+    raise EverzoomError(f"output {path}: unsupported extension {suffix} (use {', '.join(CONTAINERS)}; for PNG "
+                        f"frames, a folder name without extension or ending in {os.sep})")
 
 
 @dataclass

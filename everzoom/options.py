@@ -60,8 +60,10 @@ class RenderOptions:
     reverse: bool = option(False, "-rev", "--reverse", legacy=("--Reverse",),
                            help="Zoom out: the same as --mode out (with in-out: out-in).")
     loop: bool = option(False, "--loop",
-                        help="Loop seamlessly when played on repeat (the frame after the last is the first): for "
-                             "--mode in-out or out-in, whose turn at the end then mirrors the one in the middle.")
+                        help="Loop seamlessly when played on repeat (the frame after the last is the first): with "
+                             "--mode in-out or out-in the turn at the end mirrors the one in the middle; with --mode "
+                             "in or out the series must close (its outermost image reappears inside its innermost, "
+                             "as in a zoomquilt) and the zoom goes on forever.")
     hold: float = option(0.0, "-d", "--hold", kind=float, legacy=("--Delay",), metavar="SECONDS",
                          help="Seconds to hold still at the start and at the end.")
     size: tuple[int, int] | None = option(None, "--size", metavar="WxH", shown="image size",
@@ -119,6 +121,9 @@ class RenderOptions:
     auto_sort: bool = option(False, "-as", "--auto-sort", legacy=("--AutoSort",),
                              help="Order the images automatically (file names do not matter); strays are left "
                                   "out and named.")
+    series: int | None = option(None, "--series", kind=int, metavar="N",
+                                help="With --auto-sort: of several separate series in the folder, the one to render "
+                                     "(1: the longest; `everzoom sort` lists them).")
     align: bool = option(True, "--no-align", negate=True,
                          help="Do not measure the placements: assume perfect centring and the zoom factor.")
     local_align: bool = option(True, "--no-local-align", negate=True,
@@ -163,9 +168,6 @@ class RenderOptions:
             raise EverzoomError(f"--mode must be one of {', '.join(MODES)}, not {self.mode}")
         if self.reverse:
             self.mode, self.reverse = {"in": "out", "in-out": "out-in"}.get(self.mode, self.mode), False
-        if self.loop and self.mode in ("in", "out"):
-            raise EverzoomError(f"--loop: a one-way zoom (--mode {self.mode}) cannot loop seamlessly; use --mode "
-                                "in-out or out-in")
         if not (math.isfinite(self.ease_steps) and 0 <= self.ease_steps <= 1000):
             raise EverzoomError(f"--ease-steps must be a number of steps from 0 to 1000, not {self.ease_steps}")
         if not (math.isfinite(self.hold_each) and 0 <= self.hold_each <= 3600):
@@ -184,6 +186,8 @@ class RenderOptions:
             raise EverzoomError(f"--audio-start must be a number of seconds of at least 0, not {self.audio_start}")
         if self.audio_fade is not None and not (math.isfinite(self.audio_fade) and self.audio_fade >= 0):
             raise EverzoomError(f"--audio-fade must be a number of seconds of at least 0, not {self.audio_fade}")
+        if self.series is not None and not (isinstance(self.series, int) and self.series >= 1):
+            raise EverzoomError(f"--series must be a whole number of at least 1, not {self.series}")
         if self.preset not in PRESETS:
             raise EverzoomError(f"--preset must be one of {', '.join(PRESETS)}, not {self.preset}")
 

@@ -1,299 +1,393 @@
-"""Order an unordered folder of zoom-out images, innermost first, and leave out what does not fit.
+"""Order an unordered folder of zoom-out images innermost first, prove the order, and leave out
+what does not belong.
 
-Pairwise containment ("a sits inside b at zoom z") is scored for every ordered pair by
-normalised cross-correlation on reduced copies (SIDE pixels wide): image a's trusted centre,
-shrunk to its footprint at each candidate zoom, is matched against image b at every position
-(so offsets do not matter), and the zoom is refined by a parabola. Each image's shrunk centres
-are computed once, so a pair costs only the matching; every third zoom is tried first, and only
-pairs that look related there are looked at closer. Every confident link says
-log-width(b) - log-width(a) = log z; a weighted least-squares fit of all of them gives each image
-a position on the zoom axis, and sorting by position gives the chain (exact for any n, and
-robust: with small zoom factors an image links to several neighbours). Images with no confident
-link are strays, two at the same position are variants of one step (the better-linked one is
-kept), two linked groups are two series. ORB keypoints matched with RANSAC then measure every
-link of the chain independently, as a check that also gives the scale.
+Fast coarse scores (containment.py) say which image may sit inside which, and at about what
+zoom. Each image's nearest candidate outer image (the smallest zoom) is then confirmed by the
+pair registration that rendering uses (register_pair, with its confidence); where it is
+refused, the next candidate is tried. Confirmed links chain the images: image a's successor is
+its nearest confirmed outer image. Two images at the same step (the same footprint in the
+same outer image, or in one another's place) are variants of one step, and the one whose
+surroundings agree better with the next, outer image is kept. A chain whose outermost image
+sits inside its innermost one is a closed loop. The refused pairs are looked at again with
+what the confirmed ones say about the series (the spot where its inner images sit, its factor)
+before an image is left out; a link accepted only that way is weak.
+
+What cannot be proved is said, never papered over: `Sorting.problems` (weak links, variants
+nothing tells apart) make `everzoom sort` fail unless --force, and a folder of several chains
+lists each (`choose` picks one only when asked to).
 """
 from __future__ import annotations
 
-import logging
+import concurrent.futures as cf
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-import cv2
 import numpy as np
 
+from .containment import DUPLICATE, ZOOMS, containment, duplicates
 from .errors import EverzoomError
-from .register import COARSE_SIDE, centre_template, coarse_search, parabola_shift, zoom_grid
-from .register import grey as reduce
+from .images import natural_key
+from .register import GUIDED, NO_ANCHOR, SEARCH, Anchor, PairFit, anchor_of, detail_problem, register_pair
 
-log = logging.getLogger("everzoom")
-
-SIDE = 72                # width of the reduced copies that are matched
-CENTRE = 0.7             # fraction of an image's footprint that is compared (its border may be redrawn)
-ZOOMS = (1.1, 4.5)       # candidate zoom factors between two images
-ZOOM_STEP = 1.05
-LINK = 0.75              # a correlation above this is a link
-GATE = 0.45              # a pair whose coarse zoom curve stays below this is not looked at closer
-GATE_STRIDE = 3          # the coarse curve samples every third candidate zoom
-SAME_STEP = 0.25         # images closer than this fraction of a step are variants of one step
-OUTLIER = 0.1            # a link whose zoom disagrees with the fitted positions by more (log) is dropped
-REFINE_SPAN = np.exp(np.linspace(-0.06, 0.06, 13))  # zooms tried around a link's first estimate
-DUPLICATE = 0.98         # correlation of two whole reduced images above this: the same picture
+CANDIDATE = 0.5          # a coarse score above this makes a candidate link, confirmed by registration,
+MARGIN = 0.2             # ... if within this of the image's best score (images of one scene look alike)
+STRONG = 0.75            # a candidate this strong is searched again with the series' guidance if refused
+SAME_STEP = 0.25         # footprints closer than this fraction of a step (in log zoom): variants of one step
+TIE = 0.02               # variants whose evidence differs by less than this cannot be told apart
+TRIES = 4                # candidates refused before an image is taken for the outermost of its chain
+GAP = 0.1                # a link this far (log) from its chain's common factor is pointed out
+RETRY_SPAN = 1.06        # the guided search looks this close to the chain's factor
+THREADS = 2
 
 
 @dataclass
 class Link:
+    """Image `inner` inside image `outer`, as registration confirmed it."""
+
     inner: str
     outer: str
-    score: float
     zoom: float
-    orb_zoom: float | None = None     # the scale ORB + RANSAC measured, where it found enough inliers
-    orb_inliers: int = 0
+    confidence: float
+    offset: tuple[float, float]
+    score: float                 # the coarse score that proposed it
+    weak: bool = False           # confirmed only with the series' guidance
+
+    @classmethod
+    def of(cls, fit: PairFit, score: float) -> "Link":
+        return cls(fit.inner, fit.outer, fit.zoom, fit.confidence, fit.offset, score, fit.guided)
 
     def as_dict(self) -> dict:
-        return {"inner": self.inner, "outer": self.outer, "score": round(self.score, 4), "zoom": round(self.zoom, 4),
-                "orb_zoom": None if self.orb_zoom is None else round(self.orb_zoom, 4), "orb_inliers": self.orb_inliers}
+        return {"inner": self.inner, "outer": self.outer, "zoom": round(self.zoom, 4),
+                "confidence": round(self.confidence, 4), "offset_px": [round(v, 2) for v in self.offset],
+                "score": round(self.score, 4), "weak": self.weak}
 
 
 @dataclass
-class Order:
-    order: list[str]                      # innermost first
-    links: list[Link]                     # between consecutive images of `order`
-    left_out: dict[str, str]              # name -> why
-    timings: dict[str, float] = field(default_factory=dict)
+class Chain:
+    order: list[str]             # innermost first
+    links: list[Link]            # between consecutive images of `order`
+    loop: Link | None = None     # the outermost image inside the innermost: a closed loop
 
     def as_dict(self) -> dict:
-        return {"order": self.order, "links": [link.as_dict() for link in self.links], "left_out": self.left_out,
+        return {"order": self.order, "links": [link.as_dict() for link in self.links],
+                "loop": self.loop.as_dict() if self.loop else None}
+
+
+@dataclass
+class Sorting:
+    chains: list[Chain]                    # longest first
+    left_out: dict[str, str]               # name -> why
+    problems: list[str]                    # what leaves the order unproven (sort fails unless --force)
+    notes: list[str] = field(default_factory=list)   # worth saying, no doubt about the order
+    timings: dict[str, float] = field(default_factory=dict)
+    images: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # name -> pixels
+
+    def pictures(self, chain: Chain) -> list[np.ndarray]:
+        """The images of a chain, in its order."""
+        return [self.images[name] for name in chain.order]
+
+    def choose(self, series: int | None = None, force: bool = False) -> Chain:
+        """The chain to render: the only one, or number `series` (1: the longest) of several; an
+        unproven order only with `force`."""
+        if not self.chains:
+            raise EverzoomError("no two images fit together as a zoom-out series")
+        if series is None and len(self.chains) > 1:
+            listed = "; ".join(f"{i} ({len(c.order)} images): {', '.join(c.order)}"
+                               for i, c in enumerate(self.chains, 1))
+            raise EverzoomError(f"the folder holds {len(self.chains)} separate zoom series: {listed}; "
+                                "choose one with --series N")
+        if series is not None and not 1 <= series <= len(self.chains):
+            raise EverzoomError(f"--series {series}: the folder holds {len(self.chains)} series")
+        if self.problems and not force:
+            raise EverzoomError(f"the order is not proven: {'; '.join(self.problems)}")
+        return self.chains[(series or 1) - 1]
+
+    def as_dict(self) -> dict:
+        return {"chains": [c.as_dict() for c in self.chains], "left_out": self.left_out,
+                "problems": self.problems, "notes": self.notes,
                 "timings_s": {k: round(v, 3) for k, v in self.timings.items()}}
 
 
-def _templates(image: np.ndarray, zooms: np.ndarray) -> list[np.ndarray | None]:
-    """The image's trusted centre at its footprint size in an outer image SIDE wide, per zoom."""
-    h, w = image.shape[:2]
-    out = []
-    for z in zooms:
-        tw = max(4, round(SIDE / z))
-        crop, _ = centre_template(image, tw, max(2, round(h * tw / w)), CENTRE)
-        out.append(crop if min(crop.shape) >= 4 and crop.std() > 1e-3 else None)
+class Evidence:
+    """Candidate links and their registrations (each pair registered once), the series'
+    anchor as the confirmed links tell it."""
+
+    def __init__(self, images: list[np.ndarray], names: list[str], score: np.ndarray, zoom: np.ndarray):
+        self.images, self.names, self.score, self.zoom = images, names, score, zoom
+        self.fits: dict[tuple[int, int], PairFit] = {}
+        self.anchor: Anchor = NO_ANCHOR
+
+    def verify(self, a: int, b: int, prior: float | None = None, everywhere: bool = False) -> PairFit:
+        """Image a registered inside image b: near the coarse zoom or `prior`, or at any zoom."""
+        if (a, b) not in self.fits:
+            zoom = None if everywhere else prior or self.zoom[a, b]
+            self.fits[(a, b)] = register_pair(self.images[a], self.images[b], zoom,
+                                              (self.names[a], self.names[b]), anchor=self.anchor)
+        return self.fits[(a, b)]
+
+    def ok(self, a: int, b: int) -> bool:
+        return (a, b) in self.fits and self.fits[(a, b)].ok
+
+    def candidates(self, a: int, alive: list[int]) -> list[int]:
+        """The images a may sit inside, nearest (smallest zoom) first."""
+        others = [b for b in alive if b != a]
+        if not others:
+            return []
+        least = max(CANDIDATE, max(self.score[a, b] for b in others) - MARGIN)
+        return sorted((b for b in others if self.score[a, b] >= least), key=lambda b: self.zoom[a, b])
+
+    def options(self, a: int, alive: list[int]) -> list[int]:
+        """a's nearest confirmed outer images: the first one, and any at the same step."""
+        found: list[int] = []
+        refused = 0
+        for b in self.candidates(a, alive):
+            if (found and not same_step(self.zoom[a, b], self.fits[(a, found[0])].zoom)) or refused == TRIES:
+                break
+            if self.verify(a, b).ok:
+                found.append(b)
+            else:
+                refused += 1
+        return found
+
+    def judge_again(self) -> bool:
+        """Take the series' anchor from the confirmed links and judge the refused ones against
+        it; whether any verdict changed."""
+        good = [(f, self.images[b].shape) for (_, b), f in self.fits.items() if f.ok]
+        anchors = np.array([anchor_of(f.offset, s) for f, s in good])
+        if len(anchors) >= 2:
+            self.anchor = (float(np.median(anchors[:, 0])), float(np.median(anchors[:, 1])))
+        changed = False
+        for (a, b), f in self.fits.items():
+            if f.problem.startswith("its detail") and not detail_problem(f, self.images[b].shape, SEARCH, self.anchor):
+                self.fits[(a, b)] = replace(f, problem="")
+                changed = True
+        return changed
+
+    def guided(self, a: int, b: int, factor: float) -> PairFit:
+        """A refused pair searched again near the series' factor and anchor (a weak link if found)."""
+        again = register_pair(self.images[a], self.images[b], factor, (self.names[a], self.names[b]),
+                              RETRY_SPAN, GUIDED, 0.1, self.anchor)
+        if again.ok:
+            self.fits[(a, b)] = replace(again, guided=True)
+        return self.fits[(a, b)]
+
+
+def same_step(z1: float, z2: float) -> bool:
+    """Whether two zooms into one image are the same step (variants), judged on the step's size."""
+    step = math.log(max(min(z1, z2), ZOOMS[0]))
+    return abs(math.log(z1 / z2)) < SAME_STEP * step
+
+
+def _all_options(evidence: Evidence, alive: list[int]) -> dict[int, list[int]]:
+    with cf.ThreadPoolExecutor(THREADS, thread_name_prefix="everzoom-sort") as pool:
+        return dict(zip(alive, pool.map(lambda a: evidence.options(a, alive), alive)))
+
+
+class _Groups:
+    """Union-find over images at the same step."""
+
+    def __init__(self):
+        self.parent: dict[int, int] = {}
+
+    def root(self, a: int) -> int:
+        while self.parent.get(a, a) != a:
+            a = self.parent[a]
+        return a
+
+    def join(self, a: int, b: int) -> None:
+        self.parent[self.root(a)] = self.root(b)
+
+    def members(self, keys) -> list[list[int]]:
+        out: dict[int, list[int]] = {}
+        for k in keys:
+            out.setdefault(self.root(k), []).append(k)
+        return [sorted(g) for g in out.values() if len(g) > 1]
+
+
+def _variant_groups(options: dict[int, list[int]], evidence: Evidence) -> list[list[int]]:
+    """Images at the same step: two nearest outer images of one image, or two images sitting in
+    one outer image at the same zoom."""
+    groups = _Groups()
+    preds: dict[int, list[int]] = {}
+    for a, found in options.items():
+        for b in found[1:]:
+            groups.join(found[0], b)
+        for b in found:
+            preds.setdefault(b, []).append(a)
+    for b, inner in preds.items():
+        for i, a1 in enumerate(inner):
+            for a2 in inner[i + 1:]:
+                if same_step(evidence.fits[(a1, b)].zoom, evidence.fits[(a2, b)].zoom):
+                    groups.join(a1, a2)
+    return groups.members(set(options) | set(preds))
+
+
+def _keep_one(group: list[int], options: dict[int, list[int]], evidence: Evidence, sorting: Sorting) -> int:
+    """The variant whose surroundings agree best with the next, outer image (its confirmed link
+    outwards), else whose centre agrees best with the image inside it."""
+    names = evidence.names
+    outward = {v: max((evidence.fits[(v, b)].confidence for b in options.get(v, [])), default=None) for v in group}
+    if any(c is not None for c in outward.values()):
+        merit = {v: c if c is not None else -1.0 for v, c in outward.items()}
+        why = "its surroundings agree less with the image around it"
+    else:
+        merit = {v: max((f.confidence for (a, b), f in evidence.fits.items() if b == v and f.ok), default=-1.0)
+                 for v in group}
+        why = "the image inside it fits it less well"
+    ranked = sorted(group, key=lambda v: merit[v], reverse=True)
+    keep = ranked[0]
+    for v in ranked[1:]:
+        sorting.left_out[names[v]] = f"another variant of the same step as {names[keep]} ({why})"
+        if merit[keep] - merit[v] < TIE:
+            sorting.problems.append(f"{names[keep]} and {names[v]} are variants of the same step and nothing "
+                                    f"tells which belongs (kept {names[keep]}): remove one, or pass --force")
+    return keep
+
+
+def _resolve(options: dict[int, list[int]], evidence: Evidence, sorting: Sorting) -> dict[int, int]:
+    """Each image's one successor, variants settled and skipped steps filled in."""
+    for group in _variant_groups(options, evidence):
+        keep = _keep_one(group, options, evidence, sorting)
+        for v in group:
+            if v == keep:
+                continue
+            options.pop(v, None)
+            for a, found in options.items():
+                if v in found:
+                    found.remove(v)
+                    if not found and a != keep and evidence.verify(a, keep, evidence.fits[(a, v)].zoom).ok:
+                        found.append(keep)
+    succ = {a: found[0] for a, found in options.items() if found}
+    for _ in range(len(succ)):
+        preds: dict[int, list[int]] = {}
+        for a, b in succ.items():
+            preds.setdefault(b, []).append(a)
+        clash = next(((b, inner) for b, inner in preds.items() if len(inner) > 1), None)
+        if clash is None:
+            break
+        b, inner = clash
+        near, far = sorted(inner, key=lambda a: evidence.fits[(a, b)].zoom)[:2]
+        if evidence.verify(far, near, evidence.fits[(far, b)].zoom / evidence.fits[(near, b)].zoom).ok:
+            succ[far] = near
+        else:
+            del succ[far]
+            n = evidence.names
+            sorting.problems.append(f"{n[far]} and {n[near]} both sit directly inside {n[b]}, but not one inside "
+                                    f"the other: which belongs there is not clear")
+    return succ
+
+
+def _rotated(cycle: list[int], names: list[str]) -> list[int]:
+    """The rotation of a closed loop whose order agrees best with the file names (either way)."""
+    rank = {k: r for r, k in enumerate(sorted(cycle, key=lambda k: natural_key(names[k])))}
+
+    def agreement(r: int) -> float:
+        """|Kendall's tau| of the rotation starting at r against the names' order."""
+        ranks = np.array([rank[k] for k in cycle[r:] + cycle[:r]])
+        return abs(float(np.sign(np.subtract.outer(ranks, ranks))[np.triu_indices(len(ranks), 1)].mean()))
+    best = max(range(len(cycle)), key=agreement)
+    return cycle[best:] + cycle[:best]
+
+
+def _chains(succ: dict[int, int], evidence: Evidence) -> list[list[int]]:
+    """The chains the successors make, innermost first (a loop turned to agree with the names)."""
+    preds = set(succ.values())
+    out, seen = [], set()
+    for start in sorted(set(succ) - preds):
+        chain = [start]
+        while chain[-1] in succ and succ[chain[-1]] not in seen and succ[chain[-1]] not in chain:
+            chain.append(succ[chain[-1]])
+        seen.update(chain)
+        out.append(chain)
+    for start in sorted(set(succ) - seen):  # what is left has a predecessor everywhere: loops
+        if start in seen:
+            continue
+        cycle = [start]
+        while succ[cycle[-1]] != start:
+            cycle.append(succ[cycle[-1]])
+        seen |= set(cycle)
+        out.append(_rotated(cycle, evidence.names))
     return out
 
 
-def containment(images: list[np.ndarray], zooms: np.ndarray,
-                progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """score[a, b]: how well a sits inside b (best over zooms and positions); zoom[a, b] there."""
-    n = len(images)
-    fine = [reduce(im, COARSE_SIDE) for im in images]  # every other copy is made from these
-    outers = [reduce(f, SIDE) for f in fine]
-    templates = [_templates(f, zooms) for f in fine]
-    score = np.full((n, n), -1.0)
-    zoom = np.ones((n, n))
-    step = math.log(ZOOM_STEP)
-
-    def match(a: int, b: int, k: int) -> float:
-        t = templates[a][k]
-        if t is None or t.shape[0] > outers[b].shape[0]:
-            return -1.0
-        return cv2.minMaxLoc(cv2.matchTemplate(outers[b], t, cv2.TM_CCOEFF_NORMED))[1]
-
-    for a in range(n):
-        for b in range(n):
-            if a == b:
-                continue
-            # every third zoom first: most pairs are unrelated and stop here
-            curve = np.full(len(zooms), -1.0)
-            for k in range(1, len(zooms), GATE_STRIDE):
-                curve[k] = match(a, b, k)
-            k = int(np.argmax(curve))
-            if curve[k] < GATE:
-                score[a, b] = curve[k]
-                continue
-            for j in range(max(0, k - GATE_STRIDE), min(len(zooms), k + GATE_STRIDE + 1)):
-                if curve[j] == -1.0:
-                    curve[j] = match(a, b, j)
-            k = int(np.argmax(curve))
-            score[a, b] = curve[k]
-            inside = 0 < k < len(zooms) - 1 and curve[k - 1] != -1.0 and curve[k + 1] != -1.0
-            # at the edge of the searched range the best zoom stands as it is (no parabola)
-            zoom[a, b] = math.exp(math.log(zooms[k]) + (step * parabola_shift(*curve[k - 1:k + 2]) if inside else 0.0))
-            if score[a, b] >= LINK:  # a link: measure its zoom precisely, as registration does
-                zoom[a, b], _, _, again = coarse_search(fine[a], fine[b], zoom[a, b] * REFINE_SPAN)
-                if again < LINK:
-                    score[a, b] = min(score[a, b], again)
-        if progress:
-            progress(a + 1, n)
-    return score, zoom
+def _closing(chain: list[int], evidence: Evidence) -> PairFit | None:
+    """The link that closes a chain into a loop: its outermost image inside its innermost (a
+    loop found as successors has it confirmed already; else registered at any zoom)."""
+    fit = evidence.verify(chain[-1], chain[0], everywhere=True)
+    return fit if fit.ok else None
 
 
-def duplicates(images: list[np.ndarray]) -> np.ndarray:
-    """Correlation of every two whole images, reduced: near 1 means the same picture."""
-    vecs = np.stack([cv2.resize(reduce(im, SIDE), (SIDE, SIDE)).reshape(-1) for im in images]).astype(np.float64)
-    vecs -= vecs.mean(axis=1, keepdims=True)
-    vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
-    return vecs @ vecs.T
-
-
-def positions(score: np.ndarray, zoom: np.ndarray, members: list[int]) -> np.ndarray:
-    """Log-width of each member, from the confident links among them.
-
-    Starts from a maximum spanning tree of the links (the strongest links decide, so a chance
-    match at a wrong zoom cannot pull the start), then refits by weighted least squares on all
-    links that agree with the current positions (the better the positions, the more links agree).
-    """
-    idx = {m: i for i, m in enumerate(members)}
-    links = sorted(((score[a, b], idx[a], idx[b]) for a in members for b in members
-                    if a != b and score[a, b] >= LINK), reverse=True)
-    parent = list(range(len(members)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    tree: dict[int, list[tuple[int, float]]] = {i: [] for i in range(len(members))}
-    for _, a, b in links:
-        if root(a) != root(b):
-            parent[root(a)] = root(b)
-            step = math.log(zoom[members[a], members[b]])
-            tree[a].append((b, step))
-            tree[b].append((a, -step))
-    pos = np.full(len(members), np.nan)
-    pos[0], todo = 0.0, [0]
-    while todo:
-        a = todo.pop()
-        for b, step in tree[a]:
-            if np.isnan(pos[b]):
-                pos[b] = pos[a] + step
-                todo.append(b)
-    rows = np.zeros((len(links) + 1, len(members)))
-    for r, (_, a, b) in enumerate(links):
-        rows[r, b], rows[r, a] = 1, -1
-    rows[-1, 0] = 1  # the first member sits at 0
-    rhs = np.array([math.log(zoom[members[a], members[b]]) for _, a, b in links] + [0.0])
-    weight = np.array([s ** 4 for s, _, _ in links] + [1.0])
-    for _ in range(3):
-        agree = np.abs(rows @ pos - rhs) < OUTLIER
-        agree[-1] = True
-        w = np.sqrt(weight * agree)[:, None]
-        pos = np.linalg.lstsq(rows * w, rhs * w[:, 0], rcond=None)[0]
-    return pos
-
-
-def _components(score: np.ndarray, alive: list[int]) -> list[list[int]]:
-    linked = {a: {b for b in alive if b != a and max(score[a, b], score[b, a]) >= LINK} for a in alive}
-    seen, groups = set(), []
-    for start in alive:
-        if start in seen:
-            continue
-        group, todo = [], [start]
-        seen.add(start)
-        while todo:
-            a = todo.pop()
-            group.append(a)
-            for b in linked[a] - seen:
-                seen.add(b)
-                todo.append(b)
-        groups.append(sorted(group))
-    return groups
-
-
-def _strength(score: np.ndarray, k: int, others: list[int]) -> float:
-    """How well image k is linked to the others (as inner or outer): decides between variants."""
-    return float(sum(max(score[k, j], score[j, k]) for j in others))
-
-
-def orb_scale(inner: np.ndarray, outer: np.ndarray) -> tuple[float | None, int]:
-    """The zoom ORB keypoints + RANSAC (similarity) measure between two images, and the inlier
-    count (None where too few keypoints match)."""
-    orb = cv2.ORB_create(nfeatures=800)
-    feats = []
-    for image in (inner, outer):
-        g = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        if g.shape[1] > 512:
-            g = cv2.resize(g, (512, round(g.shape[0] * 512 / g.shape[1])), interpolation=cv2.INTER_AREA)
-        feats.append(orb.detectAndCompute(g, None) + (image.shape[1] / g.shape[1],))
-    (ka, da, ra), (kb, db, rb) = feats
-    if da is None or db is None or len(ka) < 8 or len(kb) < 8:
-        return None, 0
-    matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(da, db)
-    if len(matches) < 8:
-        return None, 0
-    pa = np.float32([ka[m.queryIdx].pt for m in matches]) * ra
-    pb = np.float32([kb[m.trainIdx].pt for m in matches]) * rb
-    matrix, inliers = cv2.estimateAffinePartial2D(pa, pb, method=cv2.RANSAC, ransacReprojThreshold=3.0 * rb)
-    count = int(inliers.sum()) if inliers is not None else 0
-    if matrix is None or count < 8:
-        return None, count
-    scale = math.hypot(matrix[0, 0], matrix[1, 0])
-    return outer.shape[1] / (inner.shape[1] * scale), count
+def _describe(chain: list[int], closing: PairFit | None, evidence: Evidence, sorting: Sorting) -> Chain:
+    names, fits = evidence.names, evidence.fits
+    links = [Link.of(fits[(a, b)], float(evidence.score[a, b])) for a, b in zip(chain, chain[1:])]
+    common = float(np.exp(np.median(np.log([link.zoom for link in links]))))
+    for link in links:
+        if link.weak:
+            sorting.problems.append(f"{link.inner} inside {link.outer} is a weak link: it matches (confidence "
+                                    f"{link.confidence:.2f}) only when searched near the series' factor and spot")
+        if abs(math.log(link.zoom / common)) > GAP:
+            sorting.notes.append(f"{link.inner} sits inside {link.outer} at zoom {link.zoom:.3f}, against the "
+                                 f"series' {common:.3f}" + (" (an image missing between them?)"
+                                                            if link.zoom > common ** 1.5 else ""))
+    loop = Link.of(closing, float(evidence.score[chain[-1], chain[0]])) if closing else None
+    return Chain([names[k] for k in chain], links, loop)
 
 
 def sort_images(images: list[np.ndarray], names: list[str],
-                progress: Callable[[int, int], None] | None = None) -> Order:
-    """Order the images innermost first; leave out (and say why) those that do not belong."""
-    timings = {}
+                progress: Callable[[int, int], None] | None = None) -> Sorting:
+    """Order the images innermost first in chains proven by registration; leave out (and say
+    why) those that do not belong."""
+    if len(images) != len(names):
+        raise ValueError("one name per image")
+    sorting = Sorting([], {}, [], images=dict(zip(names, images)))
     t0 = time.perf_counter()
-    zooms = zoom_grid(*ZOOMS, ZOOM_STEP)
     same = duplicates(images)
-    timings["features"] = time.perf_counter() - t0
+    alive = list(range(len(images)))
+    for a in range(len(images)):
+        twin = next((b for b in range(a) if b in alive and same[a, b] >= DUPLICATE), None)
+        if twin is not None:
+            alive.remove(a)
+            sorting.left_out[names[a]] = f"a duplicate of {names[twin]}"
+    sorting.timings["features"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    score, zoom = containment(images, zooms, progress)
-    timings["pair_scores"] = time.perf_counter() - t0
+    score, zoom = containment(images, progress=progress)
+    sorting.timings["pair_scores"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    n = len(images)
-    left_out: dict[str, str] = {}
-    alive = list(range(n))
-    # exact duplicates: keep the first by name
-    for a in range(n):
-        for b in range(a):
-            if b in alive and a in alive and same[a, b] >= DUPLICATE:
-                alive.remove(a)
-                left_out[names[a]] = f"a duplicate of {names[b]}"
-    groups = _components(score, alive)
-    for g in groups:
-        if len(g) == 1:
-            left_out[names[g[0]]] = "does not match any other image at any zoom between 1.1 and 4.5: an unrelated picture?"
-    series = [g for g in groups if len(g) > 1]
-    if not series:
-        raise EverzoomError("no two images fit together as a zoom-out series")
-    if len(series) > 1:
-        listed = "; ".join(", ".join(names[i] for i in g) for g in series)
-        raise EverzoomError(f"the folder holds {len(series)} separate zoom series: {listed}")
-    members = series[0]
-    pos = positions(score, zoom, members)
-    order = [members[i] for i in np.argsort(pos)]
-    pos_sorted = np.sort(pos)
-    gaps = np.diff(pos_sorted)
-    steps = gaps[gaps > math.log(ZOOMS[0]) / 2]  # a gap this small is no zoom step
-    step = float(np.median(steps)) if steps.size else 1.0
-    kept = [order[0]]
-    for i in range(1, len(order)):
-        if gaps[i - 1] < min(SAME_STEP * step, math.log(ZOOMS[0]) / 2):  # two variants of one step
-            a, b = order[i], kept[-1]
-            others = [j for j in members if j not in (a, b)]
-            keep, drop = (a, b) if _strength(score, a, others) > _strength(score, b, others) else (b, a)
-            kept[-1] = keep
-            left_out[names[drop]] = f"another variant of the same step as {names[keep]}"
-        else:
-            kept.append(order[i])
-    if len(kept) < 2:
-        gone = "; ".join(f"{n}: {why}" for n, why in left_out.items())
-        raise EverzoomError(f"only {names[kept[0]]} is left once the images that do not belong are left out "
-                            f"({gone}): a zoom needs at least two")
-    timings["ordering"] = time.perf_counter() - t0
+    evidence = Evidence(images, names, score, zoom)
+    options = _all_options(evidence, alive)
+    if evidence.judge_again():
+        options = _all_options(evidence, alive)
+    _guided_pass(options, evidence, alive)
+    sorting.timings["confirm"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    links = []
-    for a, b in zip(kept, kept[1:]):
-        orb_zoom, inliers = orb_scale(images[a], images[b])
-        links.append(Link(names[a], names[b], float(score[a, b]), float(zoom[a, b]), orb_zoom, inliers))
-    timings["orb_check"] = time.perf_counter() - t0
-    for link in links:
-        if link.score < LINK:
-            log.warning("%s and %s are next to each other in the order but barely match (score %.2f)",
-                        link.inner, link.outer, link.score)
-        if link.orb_zoom is not None and link.orb_inliers >= 20 and abs(math.log(link.orb_zoom / link.zoom)) > 0.1:
-            log.warning("ORB measures %s inside %s at zoom %.2f, the pixels at %.2f: check this pair",
-                        link.inner, link.outer, link.orb_zoom, link.zoom)
-    return Order([names[i] for i in kept], links, left_out, timings)
+    succ = _resolve(options, evidence, sorting)
+    for chain in _chains(succ, evidence):
+        sorting.chains.append(_describe(chain, _closing(chain, evidence), evidence, sorting))
+    sorting.chains.sort(key=lambda c: len(c.order), reverse=True)
+    placed = {n for c in sorting.chains for n in c.order}
+    for k in alive:
+        if names[k] not in placed and names[k] not in sorting.left_out:
+            sorting.left_out[names[k]] = ("does not fit inside or around any other image at a zoom between "
+                                          f"{ZOOMS[0]} and {ZOOMS[1]}: an unrelated picture?")
+    sorting.timings["ordering"] = time.perf_counter() - t0
+    return sorting
+
+
+def _guided_pass(options: dict[int, list[int]], evidence: Evidence, alive: list[int]) -> None:
+    """Images left without an outer image whose strongest candidate was refused: that pair
+    searched again near the series' factor (a weak link if it is found)."""
+    confirmed = [f.zoom for f in evidence.fits.values() if f.ok]
+    if not confirmed:
+        return
+    factor = float(np.exp(np.median(np.log(confirmed))))
+    for a in alive:
+        if options[a]:
+            continue
+        strong = [b for b in evidence.candidates(a, alive) if evidence.score[a, b] >= STRONG
+                  and abs(math.log(evidence.zoom[a, b] / factor)) < math.log(1 + SAME_STEP)]
+        for b in strong[:1]:
+            if evidence.guided(a, b, factor).ok:
+                options[a] = [b]
+

@@ -11,10 +11,30 @@ DRAWN = (60, 255, 60)     # pure: the shared harness's seams.py finds the layer 
 HIDDEN = (150, 150, 150)
 BAND = (255, 150, 0)      # where the blend band of a drawn layer ends inside it
 SHIFT = 4  # sub-pixel drawing: coordinates in 1/16 pixel
+OUTSIDE = 4  # frame pixels beyond the frame where lines are cut off (a deep series' outer layers are
+             # millions of pixels across: their corners do not fit OpenCV's 32-bit sub-pixel coordinates)
 
 
 def _pt(x: float, y: float) -> tuple[int, int]:
     return int(round(x * (1 << SHIFT))), int(round(y * (1 << SHIFT)))
+
+
+def _line(out: np.ndarray, x0: float, y0: float, x1: float, y1: float, colour) -> None:
+    """A horizontal or vertical line, cut to the frame (nothing where it lies outside)."""
+    h, w = out.shape[:2]
+    lo_x, hi_x, lo_y, hi_y = -OUTSIDE, w + OUTSIDE, -OUTSIDE, h + OUTSIDE
+    if max(x0, x1) < lo_x or min(x0, x1) > hi_x or max(y0, y1) < lo_y or min(y0, y1) > hi_y:
+        return
+    clip = lambda v, lo, hi: min(max(v, lo), hi)  # noqa: E731
+    cv2.line(out, _pt(clip(x0, lo_x, hi_x), clip(y0, lo_y, hi_y)), _pt(clip(x1, lo_x, hi_x), clip(y1, lo_y, hi_y)),
+             colour, 1, cv2.LINE_AA, SHIFT)
+
+
+def _rectangle(out: np.ndarray, left: float, top: float, right: float, bottom: float, colour) -> None:
+    """The outline of a rectangle (pixel centres left..right, top..bottom), cut to the frame."""
+    for x0, y0, x1, y1 in ((left, top, right, top), (right, top, right, bottom),
+                           (left, bottom, right, bottom), (left, top, left, bottom)):
+        _line(out, x0, y0, x1, y1, colour)
 
 
 def draw_overlay(frame: np.ndarray, renderer: Renderer, view: View, index: int, zoom_level: float) -> np.ndarray:
@@ -30,11 +50,11 @@ def draw_overlay(frame: np.ndarray, renderer: Renderer, view: View, index: int, 
         colour = DRAWN if k in drawn else HIDDEN
         if k in drawn and k != max(drawn):  # the base is drawn opaque: no band
             _draw_band(out, renderer, view, p)  # first, so the layer's green edge stays on top
-        cv2.rectangle(out, _pt(p.left, p.top), _pt(p.right - 1, p.bottom - 1), colour, 1, cv2.LINE_AA, SHIFT)
+        _rectangle(out, p.left, p.top, p.right - 1, p.bottom - 1, colour)
         cx, cy = (p.left + p.right) / 2, (p.top + p.bottom) / 2
         arm = min(8.0, (p.right - p.left) / 8)
-        cv2.line(out, _pt(cx - arm, cy), _pt(cx + arm, cy), colour, 1, cv2.LINE_AA, SHIFT)
-        cv2.line(out, _pt(cx, cy - arm), _pt(cx, cy + arm), colour, 1, cv2.LINE_AA, SHIFT)
+        _line(out, cx - arm, cy, cx + arm, cy, colour)
+        _line(out, cx, cy - arm, cx, cy + arm, colour)
     lines = [f"frame {index}", f"zoom {zoom_level:.3f}",
              "layers " + ",".join(str(k) for k in sorted(drawn))]
     scale = max(0.35, out.shape[0] / 1400)
@@ -56,4 +76,4 @@ def _draw_band(out: np.ndarray, renderer: Renderer, view: View, p) -> None:
     left, top = p.left + inset[0], p.top + inset[1]
     right, bottom = p.right - inset[2], p.bottom - inset[3]
     if right - left > 2 and bottom - top > 2:
-        cv2.rectangle(out, _pt(left, top), _pt(right - 1, bottom - 1), BAND, 1, cv2.LINE_AA, SHIFT)
+        _rectangle(out, left, top, right - 1, bottom - 1, BAND)

@@ -69,13 +69,15 @@ def pair_row(inner: np.ndarray, outer: np.ndarray, fit: PairFit, blend: Blend | 
     return np.hstack([a, gap, b, gap, panel])
 
 
-def report_image(images: list[np.ndarray], fits: list[PairFit], blends: list[Blend] | None = None,
-                 warps: list[LocalWarp] | None = None) -> np.ndarray:
-    """All pairs, one row each, innermost pair on top."""
-    blends = blends or [None] * len(fits)
-    warps = warps or [None] * len(fits)
-    rows = [pair_row(images[k], images[k + 1], f, b, w)
-            for k, (f, b, w) in enumerate(zip(fits, blends, warps, strict=True))]
+def report_image(found) -> np.ndarray:
+    """All pairs of an Inspection (api.py), one row each, innermost pair on top, and the pair
+    that closes a loop last."""
+    pairs = [(found.images[k], found.images[k + 1], f) for k, f in enumerate(found.fits)]
+    if found.loop:
+        pairs.append((found.images[-1], found.images[0], found.loop))
+    blends = found.blends or [None] * len(pairs)
+    warps = found.warps or [None] * len(pairs)
+    rows = [pair_row(inner, outer, f, b, w) for (inner, outer, f), b, w in zip(pairs, blends, warps, strict=True)]
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 8), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
     return np.vstack(rows)

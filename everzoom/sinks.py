@@ -227,16 +227,33 @@ class FramesSink(Sink):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def check_output(path: str | Path, overwrite: bool = False) -> None:
-    """Everything about the target that can be refused before any work is done."""
-    path = Path(path)
-    if output_kind(path) == "frames":
-        FramesSink.check_target(path, overwrite)
+def check_output(path: str | Path, overwrite: bool = False) -> str:
+    """Everything about the target that can be refused before any work is done; its kind
+    ('frames' or 'video', formats.output_kind)."""
+    kind = output_kind(path)
+    if kind == "frames":
+        FramesSink.check_target(Path(path), overwrite)
+    elif Path(path).is_dir():
+        raise EverzoomError(f"output {path} is a folder: a video needs a file name (to write PNG frames into "
+                            f"that folder, end the name with {os.sep})")
+    check_parent(Path(path))
+    return kind
+
+
+def check_new_folder(path: Path, option: str, inside: Path | None = None) -> None:
+    """Refuse, before any work, a folder to fill that is the input folder, a file, not empty,
+    or cannot be made (its name may have any extension: it is a folder)."""
+    if inside is not None and path.resolve() == inside.resolve():
+        raise EverzoomError(f"{option} {path} is the input folder: choose another, originals are never renamed")
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise EverzoomError(f"{option} folder {path} is not empty" if path.is_dir() else
+                            f"{option} {path} exists and is not a folder")
     check_parent(path)
 
 
-def open_sink(path: str | Path, width: int, height: int, fps: float, settings: VideoSettings,
+def open_sink(path: str | Path, width: int, height: int, fps: float, settings: VideoSettings | None,
               overwrite: bool = False, audio: Soundtrack | None = None) -> Sink:
-    if output_kind(path) == "frames":
+    """A video sink as `settings` say, or (None) a folder of PNG frames."""
+    if settings is None:
         return FramesSink(path, overwrite=overwrite)
     return VideoSink(path, width, height, fps, settings, audio)

@@ -9,7 +9,9 @@ and leaves with zero speed (eased to rest, not frozen abruptly). The named easin
 the speed up from rest at the start and down to rest at the end over --ease-steps steps.
 `in-out` plays the one-way path and then the same path backwards, so frame i equals frame
 N-1-i; the turn eases to rest (the one-way path ends at rest there) and the frame at the turn
-is not repeated. With --loop the clip is periodic: its last frame is followed by its first.
+is not repeated. With --loop the clip is periodic: its last frame is followed by its first. A
+closed series (loop.py) loops one way: its path runs through every image and on to the copy
+of the first at the last step's end, which is where the clip starts again.
 """
 from __future__ import annotations
 
@@ -56,9 +58,9 @@ def eased(t: np.ndarray, start: str, end: str, ramp: float) -> np.ndarray:
     return np.where(t < ramp, head, np.where(t > 1 - ramp, tail, speed * (t - lost_s)))
 
 
-def one_way(seconds: list[float], holds: list[float]) -> PchipInterpolator:
-    """Depth over time from the outermost image (depth 0) inwards, through the knots: `seconds[k]`
-    to travel step k (outermost first), `holds[k]` seconds of rest at image k."""
+def knots(seconds: list[float], holds: list[float]) -> tuple[list[float], list[float]]:
+    """(time, depth) at which the path reaches and leaves each image, outermost first:
+    `seconds[k]` to travel step k, `holds[k]` seconds of rest at image k."""
     if len(holds) != len(seconds) + 1:
         raise ValueError("one travel time per step and one hold per image")
     times, depths, now = [], [], 0.0
@@ -71,21 +73,45 @@ def one_way(seconds: list[float], holds: list[float]) -> PchipInterpolator:
             depths.append(float(k))
         if k < len(seconds):
             now += seconds[k]
-    return PchipInterpolator(np.array(times), np.array(depths))
+    return times, depths
+
+
+def one_way(seconds: list[float], holds: list[float]) -> PchipInterpolator:
+    """Depth over time from the outermost image (depth 0) inwards, through the knots."""
+    return PchipInterpolator(*map(np.array, knots(seconds, holds)))
+
+
+def around(seconds: list[float], holds: list[float]) -> tuple[PchipInterpolator, float]:
+    """Depth over time once round a closed loop, and the time it takes: the knots continued
+    one period either way, so that speed and holds join smoothly where the clip starts again."""
+    times, depths = knots(seconds, holds)
+    total, steps = times[-1], depths[-1]
+    times = [times[-2] - total, *times, times[1] + total]
+    depths = [depths[-2] - steps, *depths, depths[1] + steps]
+    return PchipInterpolator(np.array(times), np.array(depths)), total
 
 
 def plan_depths(steps: int, one_way_frames: int, mode: str = "in", ease: str = "none",
                 ease_steps: float = 1.0, seconds: list[float] | None = None, holds: list[float] | None = None,
-                loop: bool = False) -> np.ndarray:
-    """Depth (0 = outermost image, `steps` = innermost) of every frame of the clip."""
+                loop: bool = False, closed: bool = False) -> np.ndarray:
+    """Depth (0 = outermost image, `steps` = innermost) of every frame of the clip; `closed`:
+    the series closes into a loop and `steps` includes the closing one (the clip then holds
+    one_way_frames - 1 frames, the last step's end being the first frame again)."""
     if mode not in MODES:
         raise EverzoomError(f"--mode must be one of {', '.join(MODES)}, not {mode}")
     if ease not in EASES:
         raise EverzoomError(f"--ease must be one of {', '.join(EASES)}, not {ease}")
-    if loop and mode in ("in", "out"):
-        raise EverzoomError(f"--loop: a one-way zoom (--mode {mode}) cannot loop seamlessly; "
-                            "use --mode in-out or out-in")
-    path = one_way(seconds or [1.0] * steps, holds or [0.0] * (steps + 1))
+    if loop and mode in ("in", "out") and not closed:
+        raise EverzoomError(f"--loop: a one-way zoom (--mode {mode}) loops only on a closed series, whose "
+                            "outermost image reappears inside its innermost one; use --mode in-out or out-in")
+    seconds, holds = seconds or [1.0] * steps, holds or [0.0] * (steps + 1)
+    if closed and mode in ("in", "out"):
+        if ease != "none":
+            raise EverzoomError(f"--ease {ease}: a closed loop zooms on forever, with no start or end to ease")
+        cycle, total = around(seconds, holds)
+        d = cycle(np.linspace(0.0, total, one_way_frames)[:-1])
+        return d if mode == "in" else (steps - d) % steps
+    path = one_way(seconds, holds)
     total = float(path.x[-1])
     turn = ease if ease != "none" else "cubic"  # a turn always comes to rest
     start = turn if loop else ease               # looping, the start is a turn too
@@ -98,9 +124,10 @@ def plan_depths(steps: int, one_way_frames: int, mode: str = "in", ease: str = "
     return d if mode in ("in", "in-out") else steps - d
 
 
-def read_timing(path: str | Path, names: list[str]) -> dict[int, tuple[float | None, float]]:
+def read_timing(path: str | Path, names: list[str], closed: bool = False) -> dict[int, tuple[float | None, float]]:
     """A timing file: image (name or index, innermost first) -> (seconds to travel from it to the
-    next, zoomed-out image, or None to keep the default; seconds of hold there).
+    next, zoomed-out image, or None to keep the default; seconds of hold there). In a closed
+    loop the outermost image travels on to the copy of the innermost around it.
 
     CSV: rows `image,seconds[,hold]` (a header row and # comments are skipped). JSON: an object
     `{"image": seconds}` or `{"image": {"seconds": s, "hold": h}}`.
@@ -145,18 +172,23 @@ def read_timing(path: str | Path, names: list[str]) -> dict[int, tuple[float | N
             raise EverzoomError(f"--timing {path}: image {key}: seconds must be numbers") from None
         if (s is not None and not (math.isfinite(s) and s > 0)) or not (math.isfinite(h) and h >= 0):
             raise EverzoomError(f"--timing {path}: image {key}: travel must take more than 0 s, holds at least 0")
-        if s is not None and index == len(names) - 1:
+        if s is not None and index == len(names) - 1 and not closed:
             raise EverzoomError(f"--timing {path}: {key} is the outermost image: there is no next one to travel to")
         out[index] = (s, h)
     return out
 
 
 def step_times(n: int, step_seconds: float, hold_each: float = 0.0,
-               timing: dict[int, tuple[float | None, float]] | None = None) -> tuple[list[float], list[float]]:
+               timing: dict[int, tuple[float | None, float]] | None = None,
+               closed: bool = False) -> tuple[list[float], list[float]]:
     """Seconds per step and per image hold, both outermost first, for a set of n images
-    (indices innermost first in `timing`)."""
-    seconds = [step_seconds] * (n - 1)
-    holds = [0.0] + [hold_each] * (n - 2) + [0.0] if n > 1 else [0.0]
+    (indices innermost first in `timing`); `closed`: a loop, whose closing step (from the
+    innermost image to the outermost's copy) comes last and whose every image holds."""
+    if closed:
+        seconds, holds = [step_seconds] * n, [hold_each] * n + [0.0]
+    else:
+        seconds = [step_seconds] * (n - 1)
+        holds = [0.0] + [hold_each] * (n - 2) + [0.0] if n > 1 else [0.0]
     for index, (travel, hold) in (timing or {}).items():
         outer_first = n - 1 - index
         if travel is not None:

@@ -58,13 +58,17 @@ def page_data(plan: Plan, quality: int = 80, lossless: bool = False, max_side: i
                        "width": layer.width, "height": layer.height, "seams": [bool(s) for s in layer.seams],
                        "src": layer_data_uri(image, quality, lossless),
                        "blended": layer_data_uri(blended, quality, lossless) if blended is not None else None})
-    steps = len(stack) - 1
-    ts = np.linspace(0.0, 1.0, CENTRE_SAMPLES_PER_STEP * steps + 1)
+    ts = np.linspace(0.0, 1.0, CENTRE_SAMPLES_PER_STEP * path.steps + 1)
     centre = path.relative_centre(ts).reshape(-1, 2)
-    zooms = stack.zoom_factors()
+    zooms = stack.zoom_factors() + ([1 / plan.loop.scale / float(np.prod(stack.zoom_factors()))] if plan.loop else [])
+    # the renderer draws a closed loop's copies inside the layers: their first copies say how each
+    # layer meets the one around it, the outermost's copy included
+    first = len(plan.renderer.stack) - (2 if plan.loop else 1) * len(stack)
+    grow = plan.renderer.grow[first:first + len(stack)]
     return {"version": 1, "layers": layers, "crop": plan.renderer.crop, "seam_width": plan.renderer.seam_width,
-            "grow": [float(g) for g in plan.renderer.grow], "centre": np.round(centre, 7).tolist(),
+            "grow": [float(g) for g in grow], "centre": np.round(centre, 7).tolist(),
             "zoom": float(np.exp(np.mean(np.log(zooms)))),
+            "loop": {"scale": plan.loop.scale} if plan.loop else None,
             "path": {"fps": plan.options.fps, "depths": np.round(path.depths, 6).tolist()}}
 
 

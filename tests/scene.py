@@ -205,3 +205,35 @@ def perturbed_set(scene: Scene, n: int, zf: float, size=(128, 128), seed: int = 
     if jpeg_quality:
         images = [jpeg(im, jpeg_quality) for im in images]
     return images, placements
+
+
+def anchored_set(scene: Scene, n: int, zf: float, size: tuple[int, int] = (160, 90),
+                 anchor: tuple[float, float] = (0.5, 0.72)) -> tuple[list[np.ndarray], list[Placement]]:
+    """Images 0..n-1, innermost first, each image k's centre at `anchor` (fractions of the
+    width and height) of image k+1, as ComfyUI's uneven outpaint padding places it: the zoom
+    heads off centre, every step the same way."""
+    w, h = size
+    placements = [Placement(0.0, 0.0, 1.0)]
+    for k in range(1, n):
+        width = zf ** k
+        inner = placements[-1]
+        placements.append(Placement(inner.cx - (anchor[0] - 0.5) * width, inner.cy - (anchor[1] - 0.5) * width * h / w,
+                                    width))
+    return [scene.image(p.cx, p.cy, p.width, w, h) for p in placements], placements
+
+
+def looped(scene: Scene, period: int) -> Scene:
+    """The scene made self-similar: its waves repeat every `period` octaves (the same
+    directions, phases and amplitudes, frequencies 2**period apart), so a window and the window
+    2**period times wider show the same picture (but for the smooth colour of the octaves below
+    the scene's lowest): a series of images zoom 2 apart closes into a loop of `period` images,
+    its outermost image sitting inside its innermost one, as a zoomquilt's does."""
+    other = Scene(scene.seed, scene.min_octave, scene.max_octave, scene.waves, scene.amplitude, scene.nonlinear)
+    octave = np.repeat(np.arange(scene.min_octave, scene.max_octave + 1), scene.waves)
+    index = np.arange(len(octave))
+    root = (octave - scene.min_octave) % period + scene.min_octave  # the octave each one copies
+    copy = index - (octave - root) * scene.waves
+    scale = 2.0 ** (octave - root)
+    other.freq, other.fx, other.fy = scene.freq[copy] * scale, scene.fx[copy] * scale, scene.fy[copy] * scale
+    other.phase, other.amp = scene.phase[copy], scene.amp[copy]
+    return other

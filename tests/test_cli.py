@@ -173,6 +173,26 @@ def test_unsupported_output_extension(small_set, tmp_path, run_cli):
     one_line_error(r, ".avi")
 
 
+def test_output_folders_are_checked_before_any_rendering(small_set, tmp_path, run_cli, monkeypatch):
+    """A video name that is an existing folder, and folder names with a dot: decided up front."""
+    def no_planning(*args, **kwargs):
+        raise AssertionError("rendering started")
+    monkeypatch.setattr(api, "make_plan", no_planning)
+    (tmp_path / "out.mp4").mkdir()
+    r = run_cli("render", small_set.folder, "-o", tmp_path / "out.mp4")
+    one_line_error(r, "out.mp4 is a folder", "a video needs a file name")
+    r = run_cli("render", small_set.folder, "-o", tmp_path / "frames.v2")
+    one_line_error(r, "unsupported extension .v2", "ending in")
+    monkeypatch.undo()
+    for name in ("frames.v2/", "out.mp4/"):
+        r = run_cli("render", small_set.folder, "-o", f"{tmp_path}/{name}", "-zs", 2, "-q")
+        assert r.code == 0, r.err
+        assert len(list((tmp_path / name.rstrip("/")).glob("frame_*.png"))) == 9
+    (tmp_path / "old.v1").mkdir()
+    assert run_cli("render", small_set.folder, "-o", tmp_path / "old.v1", "-zs", 2, "-q").code == 0
+    assert len(list((tmp_path / "old.v1").glob("frame_*.png"))) == 9
+
+
 def test_existing_video_is_overwritten(small_set, tmp_path, run_cli):
     out = tmp_path / "out.mp4"
     out.write_bytes(b"old")

@@ -10,8 +10,8 @@ import pytest
 
 import everzoom
 from everzoom.stack import View
-from scene import ground_truth, psnr
-from conftest import read_png_frames
+from scene import Scene, ground_truth, outpainted_set, psnr
+from conftest import read_png_frames, write_set
 
 
 def naive_frame(s, view) -> np.ndarray:
@@ -142,6 +142,21 @@ def test_debug_overlay_only_when_asked(small_set):
     # layer rectangles: the outer frame shows layer 3's rectangle at x = 32 (128 * (1 - 1/2) / 2)
     col = np.any(plain[0] != debug[0], axis=2)[50:78, 31:34]
     assert col.any(axis=1).all()
+
+
+@pytest.mark.parametrize("zf", [2.56, 4.0])
+def test_debug_overlay_on_a_deep_series(zf, tmp_path, run_cli):
+    """20 images: the outer layers are far larger than 32-bit sub-pixel coordinates can hold."""
+    images, _ = outpainted_set(Scene(21, min_octave=-28, max_octave=40), 20, zf, (32, 32))
+    folder = write_set(tmp_path / "deep", images)
+    r = run_cli("render", folder, "-o", tmp_path / "frames", "--debug", "--no-align", "-zf", zf, "-zs", 2, "-q")
+    assert r.code == 0, r.err
+    frames = read_png_frames(tmp_path / "frames")
+    plain = list(everzoom.frames(folder, zoom_factor=zf, steps=2, align=False))
+    assert len(frames) == len(plain) == 39
+    for debug, clean in zip(frames, plain, strict=True):
+        drawn = np.any(debug != clean, axis=2)
+        assert drawn[:8].any() and drawn[8:].any()  # the text, and the layers' rectangles below it
 
 
 def test_mp4_decodes_with_size_and_frame_count(small_set, tmp_path):

@@ -197,3 +197,26 @@ def test_control_bar_buttons(browser, pages):
     moved = abs(page.evaluate("window.everzoom.getPosition()") - 2.0)
     assert page.evaluate("window.everzoom.isPlaying()") and moved > 0.1
     assert log["errors"] == []
+
+
+def test_a_closed_loop_zooms_forever_in_the_page(browser, tmp_path):
+    """A zoomquilt's page zooms in for ever, drawing what render draws, across the wrap too."""
+    from test_loop import quilt
+    from conftest import write_set
+
+    folder = write_set(tmp_path / "quilt", quilt(anchor_y=0.7), names=[f"q{k}.png" for k in range(4)])
+    out = tmp_path / "quilt.html"
+    everzoom.web(folder, out, lossless=True)
+    p = everzoom.plan(folder, even=False, loop=True)
+    assert p.loop is not None
+    page, log = open_page(browser, out.as_uri())
+    for z in (0.0, 1.5, 3.5, 3.9, 4.0, 5.5):
+        path = CameraPath(p.stack, 128, 128, np.array([z % 4]), p.loop)
+        want = p.renderer.render(path.view(0))
+        got = canvas_at(page, z)
+        assert psnr(got, want) >= 36, (z, psnr(got, want))
+        assert abs(page.evaluate("window.everzoom.getPosition()") - z % 4) < 1e-9
+    page.evaluate("window.everzoom.setPosition(3.95); window.everzoom.play()")
+    page.wait_for_timeout(500)
+    assert 0.0 < page.evaluate("window.everzoom.getPosition()") < 1.0  # played on through the wrap
+    assert log["errors"] == []

@@ -10,7 +10,8 @@
 (function () {
   const data = JSON.parse(document.getElementById("everzoom-data").textContent);
   const layers = data.layers;                    // innermost first
-  const n = layers.length, steps = n - 1;
+  const loop = data.loop;                        // a closed series: {scale} of each copy inside the last
+  const n = layers.length, steps = loop ? n : n - 1;
   const canvas = document.getElementById("view");
   const message = document.getElementById("message");
   const params = new URLSearchParams(location.search);
@@ -20,33 +21,48 @@
   const api = { ready: new Promise((r) => { readyResolve = r; }), backend: null };
   window.everzoom = api;
 
-  // ---- geometry, as stack.py / path.py / render.py -------------------------------------------
+  // ---- geometry, as stack.py / path.py / render.py / loop.py ---------------------------------
+  // What is drawn are instances of the layers: the layers themselves and, in a closed loop, their
+  // copies inside the innermost one (copy m: scaled by loop.scale ** m about the origin), innermost
+  // first, as many as the deepest view of a period needs.
   const smoothstep = (x) => { x = Math.min(Math.max(x, 0), 1); return x * x * (3 - 2 * x); };
-  let vw = 1, vh = 1, logFit = [];
+  let vw = 1, vh = 1, logFit = [], placed = [];
+
+  function instance(k, m) {
+    const l = layers[k], s = loop ? loop.scale ** m : 1;
+    return { k, w: l.w, h: l.h, seams: l.seams, cx: l.cx * s, cy: l.cy * s, width: l.width * s, height: l.height * s,
+             fit: Math.exp(logFit[k]) * s, grow: data.grow[k] };
+  }
+  function bottom() { return loop ? logFit[n - 1] + Math.log(loop.scale) : logFit[0]; }
 
   function fitWidths() {
     logFit = layers.map((l) => Math.log(Math.min(l.width, l.height * vw / vh)));
+    placed = layers.map((l, k) => instance(k, 0));
+    const smallest = Math.exp(bottom()) / vw / 2;
+    for (let m = 1; loop && placed[0].width >= smallest; m++) placed = layers.map((l, k) => instance(k, m)).concat(placed);
   }
 
+  function wrap(z) { return loop ? ((z % steps) + steps) % steps : Math.min(Math.max(z, 0), steps); }
+
   function view(z) {
-    const t = Math.min(Math.max(z / steps, 0), 1);
-    const lw = logFit[n - 1] + t * (logFit[0] - logFit[n - 1]);
+    const t = wrap(z) / steps;
+    const lw = logFit[n - 1] + t * (bottom() - logFit[n - 1]);
     const width = Math.exp(lw);
     const c = data.centre, f = t * (c.length - 1), i = Math.min(Math.floor(f), c.length - 2), a = f - i;
     const rx = c[i][0] * (1 - a) + c[i + 1][0] * a, ry = c[i][1] * (1 - a) + c[i + 1][1] * a;
     return { cx: rx * width, cy: ry * width, width, pixel: width / vw };
   }
 
-  function growth(k, v) {
-    const step = data.grow[k];
-    return smoothstep(Math.log(v.width / Math.exp(logFit[k])) / step);
+  function growth(i, v) {
+    const p = placed[i];
+    return smoothstep(Math.log(v.width / p.fit) / p.grow);
   }
 
   // Alpha ramp widths and outsets per side (left, top, right, bottom), in the layer's pixels.
-  function band(k, v) {
-    const l = layers[k], g = growth(k, v);
+  function band(i, v) {
+    const l = placed[i], g = growth(i, v);
     if (data.crop === null) {
-      if (v.width <= Math.exp(logFit[k]) * (1 + 1e-9)) return [[0, 0, 0, 0], [0, 0, 0, 0]];
+      if (v.width <= l.fit * (1 + 1e-9)) return [[0, 0, 0, 0], [0, 0, 0, 0]];
       const seam = Math.max(MIN_FEATHER, data.seam_width * v.pixel / (l.width / l.w));
       return [l.seams.map((s) => (s ? seam : g * MIN_FEATHER)), l.seams.map((s) => (s ? seam / 2 : 0))];
     }
@@ -56,23 +72,23 @@
 
   function rect(l) { return [l.cx - l.width / 2, l.cy - l.height / 2, l.cx + l.width / 2, l.cy + l.height / 2]; }
 
-  function opaqueOver(k, v) {
-    const l = layers[k], px = l.width / l.w, [b, o] = band(k, v), r = rect(l);
+  function opaqueOver(i, v) {
+    const l = placed[i], px = l.width / l.w, [b, o] = band(i, v), r = rect(l);
     const vl = v.cx - v.width / 2, vt = v.cy - v.width * vh / vw / 2, vr = v.cx + v.width / 2, vb = v.cy + v.width * vh / vw / 2;
     return r[0] + (b[0] - o[0]) * px <= vl && r[2] - (b[2] - o[2]) * px >= vr &&
            r[1] + (b[1] - o[1]) * px <= vt && r[3] - (b[3] - o[3]) * px >= vb;
   }
 
-  // The layers to draw, coarsest (drawn opaque) first: as render.py, but at most RESIDENT
+  // The instances to draw, coarsest (drawn opaque) first: as render.py, but at most RESIDENT
   // (a layer narrower than a 32nd of the frame at zoom 2 adds next to nothing), so that a long
   // series stays within a phone's GPU memory.
   function visible(v) {
-    let base = n - 1;
-    for (let k = 0; k < n - 1; k++) if (opaqueOver(k, v)) { base = k; break; }
+    let base = placed.length - 1;
+    for (let i = 0; i < placed.length - 1; i++) if (opaqueOver(i, v)) { base = i; break; }
     const drawn = [base];
-    for (let k = base - 1; k >= 0 && drawn.length < RESIDENT; k--) {
-      if (layers[k].width / v.pixel < 1) break;
-      drawn.push(k);
+    for (let i = base - 1; i >= 0 && drawn.length < RESIDENT; i--) {
+      if (placed[i].width / v.pixel < 1) break;
+      drawn.push(i);
     }
     return drawn;
   }
@@ -246,8 +262,8 @@
       },
       draw(v, drawn) {
         gl.disable(gl.BLEND);
-        drawn.forEach((k, i) => {
-          const l = layers[k], t = texture(k), [b, o] = band(k, v);
+        drawn.forEach((j, i) => {
+          const l = placed[j], t = texture(l.k), [b, o] = band(j, v);
           const left = (l.cx - l.width / 2 - v.cx) / v.pixel + vw / 2, top = (l.cy - l.height / 2 - v.cy) / v.pixel + vh / 2;
           const perFrame = l.width / l.w / v.pixel;                       // frame px per layer px
           const out = o.map((x) => x * perFrame);
@@ -260,7 +276,7 @@
           gl.uniform2f(u("size"), l.w, l.h);
           gl.uniform4f(u("widths"), b[0], b[1], b[2], b[3]);
           gl.uniform4f(u("outsets"), o[0], o[1], o[2], o[3]);
-          gl.uniform1f(u("mixBlended"), i > 0 && t.blended && data.crop === null ? growth(k, v) : 0);
+          gl.uniform1f(u("mixBlended"), i > 0 && t.blended && data.crop === null ? growth(j, v) : 0);
           gl.uniform1f(u("lod"), Math.max(0, Math.log2(1 / perFrame)));
           gl.uniform1f(u("top"), t.image.top);
           gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
@@ -280,8 +296,8 @@
       draw(v, drawn) {
         ctx.imageSmoothingEnabled = true;
         ctx.imageSmoothingQuality = "high";
-        for (const k of drawn) {
-          const l = layers[k], e = images.get(k);
+        for (const j of drawn) {
+          const l = placed[j], e = images.get(l.k);
           const left = (l.cx - l.width / 2 - v.cx) / v.pixel + vw / 2, top = (l.cy - l.height / 2 - v.cy) / v.pixel + vh / 2;
           ctx.drawImage(e.image, left, top, l.width / v.pixel, l.height / v.pixel);
         }
@@ -307,15 +323,21 @@
   let position = path.depths[0], clock = 0, playing = !reduced, direction = 1, speed = 1;
   let last = null, pending = [], drawing = false;
 
+  // The depth after frame i's (a closed loop's depths run on past `steps` into the next period).
+  function next(d, i) {
+    const b = d[(i + 1) % d.length];
+    return loop && b < d[i] - steps / 2 ? b + steps : loop && b > d[i] + steps / 2 ? b - steps : b;
+  }
   function depthAt(time) {
     const d = path.depths, f = ((time * path.fps) % d.length + d.length) % d.length;
     const i = Math.floor(f), a = f - i;
-    return d[i] * (1 - a) + d[(i + 1) % d.length] * a;
+    return wrap(d[i] * (1 - a) + next(d, i) * a);
   }
   function clockFor(z) {     // the first time on the timeline at depth z (so play resumes from here)
     const d = path.depths;
-    for (let i = 0; i + 1 < d.length; i++) {
-      if ((d[i] - z) * (d[i + 1] - z) <= 0 && d[i] !== d[i + 1]) return (i + (z - d[i]) / (d[i + 1] - d[i])) / path.fps;
+    for (let i = 0; i + 1 < d.length + (loop ? 1 : 0); i++) {
+      const b = next(d, i);
+      if ((d[i] - z) * (b - z) <= 0 && d[i] !== b) return (i + (z - d[i]) / (b - d[i])) / path.fps;
     }
     return 0;
   }
@@ -323,11 +345,14 @@
   function frame() {
     const v = view(position);
     const drawn = visible(v);
-    const needed = [...drawn];   // and the next layer each way, read ahead while there is room
-    for (const k of [drawn[0] + 1, drawn[drawn.length - 1] - 1]) if (k >= 0 && k < n && needed.length < RESIDENT) needed.push(k);
+    const shown = [...new Set(drawn.map((i) => placed[i].k))];
+    const needed = [...shown];   // and the next layer each way, read ahead while there is room
+    for (const i of [drawn[0] + 1, drawn[drawn.length - 1] - 1]) {
+      if (i >= 0 && i < placed.length && needed.length < RESIDENT && !needed.includes(placed[i].k)) needed.push(placed[i].k);
+    }
     needed.forEach(want);
     keepOnly(needed);
-    const waits = drawn.map((k) => images.get(k).loaded);
+    const waits = shown.map((k) => images.get(k).loaded);
     return Promise.all(waits).then(() => {
       if (drawn.join() !== visible(view(position)).join()) return frame();   // moved meanwhile
       backend.draw(v, drawn);
@@ -360,7 +385,7 @@
   }
 
   function setPosition(z) {
-    position = Math.min(Math.max(Number(z), 0), steps);
+    position = wrap(Number(z));
     clock = clockFor(position);
     return api.frame();
   }
