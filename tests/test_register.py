@@ -231,3 +231,23 @@ def test_inspect_flags_a_pair_that_does_not_match(tmp_path, run_cli):
     r = run_cli("inspect", folder, "--json", "-q")
     assert r.code == 1
     assert [p["ok"] for p in json.loads(r.out)["pairs"]] == [True, False]
+
+
+def test_an_off_centre_series_judges_each_pair_where_its_images_sit():
+    """Every inner image 22% of the height below its outer one's centre (ComfyUI's uneven outpaint
+    padding): a pair whose detail agrees only moderately is refused alone, for being off centre,
+    and accepted by the series, whose other pairs agree on where the inner images sit."""
+    from scene import anchored_set
+
+    scene = Scene(50, min_octave=-16)
+    images, placements = anchored_set(scene, 5, 2.56, (192, 108), anchor=(0.5, 0.72))
+    p = placements[1]
+    other = scene.reseeded(4.0, 9).image(p.cx, p.cy, p.width, 192, 108)
+    images[1] = np.clip(0.3 * images[1] + 0.7 * other + 0.5, 0, 255).astype(np.uint8)  # its detail mostly redrawn
+    alone = register_pair(images[0], images[1])
+    assert not alone.ok and "correlates only" in alone.problem
+    fits = register(images, [f"{k}.png" for k in range(5)])
+    assert all(f.ok and not f.guided for f in fits)
+    for k, f in enumerate(fits):
+        error = 1.0 if k == 0 else 0.3  # the redrawn detail pulls a little
+        assert abs(f.zoom / 2.56 - 1) < 0.005 and abs(f.offset[0]) < error and abs(f.offset[1] - 0.22 * 108) < error

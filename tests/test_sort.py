@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+import everzoom
 from everzoom.ordering import sort_images
 from everzoom.register import register_pair
 from scene import Scene, anchored_set, looped, perturbed_set
@@ -171,6 +172,10 @@ def test_sort_command_copies_in_order_and_prints_json(tmp_path, run_cli):
     assert sorted(p.name for p in folder.iterdir()) == before  # originals untouched
     r = run_cli("sort", folder)
     assert r.code == 0 and r.out.splitlines()[0] == f"0. {truth[0]}"
+    assert r.out.splitlines()[1].startswith(f"1. {truth[1]}  (contains {truth[0]}: zoom 1.5") and "confidence" in r.out
+    sorting = everzoom.sort(folder)  # the API: chains, the chosen one, its images
+    by_name = dict(zip(shuffled_names, shuffled_images))
+    assert all(np.array_equal(a, by_name[n]) for a, n in zip(sorting.pictures(sorting.choose()), truth, strict=True))
     r = run_cli("sort", folder, "--copy-to", tmp_path / "ordered.1.1")
     assert r.code == 1 and "is not empty" in r.err
 
