@@ -269,7 +269,8 @@ def _resolve(options: dict[int, list[int]], evidence: Evidence, sorting: Sorting
             break
         b, inner = clash
         near, far = sorted(inner, key=lambda a: evidence.fits[(a, b)].zoom)[:2]
-        if evidence.verify(far, near, evidence.fits[(far, b)].zoom / evidence.fits[(near, b)].zoom).ok:
+        between = evidence.fits[(far, b)].zoom / evidence.fits[(near, b)].zoom  # where far must sit in near
+        if evidence.verify(far, near, between).ok or evidence.guided(far, near, between).ok:
             succ[far] = near
         else:
             del succ[far]

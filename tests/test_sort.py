@@ -232,3 +232,37 @@ def test_a_sort_that_leaves_fewer_than_two_images_is_a_clear_error(tmp_path, run
         assert line.startswith("everzoom: error:")
         assert "no two images fit together" in line, line
     assert not (tmp_path / "z.mp4").exists()
+
+
+@pytest.mark.parametrize("ext, size, anchor", [(".jpg", (108, 192), (0.38, 0.5)), (".webp", (192, 108), (0.62, 0.3))])
+def test_portrait_and_landscape_series_stored_lossy_are_sorted(tmp_path, run_cli, ext, size, anchor):
+    """Footprints off centre either way, portrait or landscape, as JPEG or WebP files."""
+    images, _ = anchored_set(Scene(70, min_octave=-16), 6, 2.2, size, anchor=anchor)
+    rng = np.random.default_rng(71)
+    names = [f"{rng.integers(0, 2**32):08x}{ext}" for _ in images]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    quality = [cv2.IMWRITE_JPEG_QUALITY, 88] if ext == ".jpg" else [cv2.IMWRITE_WEBP_QUALITY, 85]
+    for name, image in zip(names, images):
+        cv2.imwrite(str(folder / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), quality)
+    r = run_cli("sort", folder, "--json", "-q")
+    assert r.code == 0, r.err
+    assert [c["order"] for c in json.loads(r.out)["chains"]] == [names]
+
+
+def test_a_weak_link_is_named_and_needs_force(tmp_path, run_cli):
+    """Image 2's detail mostly redrawn: image 1 is found inside it only with the series' help."""
+    scene = Scene(80)
+    images, placements = perturbed_set(scene, 5, 2.0, (128, 128), seed=80)
+    p = placements[2]
+    other = scene.reseeded(1.0 / placements[1].width, 3).image(p.cx, p.cy, p.width, 128, 128)
+    images[2] = np.clip(0.4 * images[2] + 0.6 * other + 0.5, 0, 255).astype(np.uint8)
+    folder = write_set(tmp_path / "in", images)
+    r = run_cli("sort", folder)
+    assert r.code == 1 and "weak" in r.out
+    assert "img_1.png inside img_2.png is a weak link" in r.err.strip().splitlines()[-1]
+    r = run_cli("sort", folder, "--force", "--json", "-q")
+    assert r.code == 0
+    links = json.loads(r.out)["chains"][0]["links"]
+    assert [link["weak"] for link in links] == [False, True, False, False]
+    assert run_cli("render", folder, "-as", "-o", tmp_path / "z.mp4").code == 1
