@@ -36,6 +36,7 @@ SETS = {
     "warp4": ["-n", "6", "--zf", "2", "--local-warp", "4", "--color-drift", "--format", "jpg", "--quality", "90"],
     "warp4-twin": ["-n", "6", "--zf", "2", "--color-drift", "--format", "jpg", "--quality", "90"],
     "heldout": ["-n", "8", "--zf", "2", "--size", "512", "512"],
+    "overpaint20": ["-n", "8", "--zf", "2", "--overpaint", "0.2", "--color-drift", "1"],
 }
 SEEDS = {"heldout": 7}
 

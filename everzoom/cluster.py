@@ -47,17 +47,18 @@ def zoom_index(plan: Plan, index: int) -> int:
 
 
 def park(plan: Plan, folder: Path) -> None:
-    """--shared-input: write the layers' pixels (as placed, warped and blended) to `folder`,
-    which every machine sees, and leave the plan only their sizes, so that it travels light."""
+    """--shared-input: write the layers' pixels (as placed and warped, with their masks) to
+    `folder`, which every machine sees, and leave the plan only their sizes, so that it travels
+    light."""
     folder.mkdir(parents=True)
     for k, layer in enumerate(plan.stack.layers):
-        for name, pixels in ((f"{k:04d}.png", layer.image), (f"{k:04d}b.png", layer.blended)):
-            if pixels is not None and not cv2.imwrite(str(folder / name), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR),
-                                                      [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-                raise EverzoomError(f"--shared-input: cannot write {folder / name}")
+        pixels = layer.image if layer.reveal is None else np.dstack([layer.image, layer.reveal])
+        if not cv2.imwrite(str(folder / f"{k:04d}.png"), pixels[:, :, [2, 1, 0, 3][:pixels.shape[2]]],
+                           [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+            raise EverzoomError(f"--shared-input: cannot write {folder / f'{k:04d}.png'}")
         h, w = layer.image.shape[:2]
         layer.image = np.zeros((h, w, 0), np.uint8)  # the size without the pixels
-        layer.blended = np.zeros((h, w, 0), np.uint8) if layer.blended is not None else None
+        layer.reveal = np.zeros((h, w, 0), np.uint8) if layer.reveal is not None else None
     plan.pixels_at = str(folder)
 
 
@@ -66,16 +67,17 @@ def _unpark(plan: Plan) -> None:
     folder = Path(plan.pixels_at)
     for k, layer in enumerate(plan.stack.layers):
         if layer.image.shape[2] == 0:
-            layer.image = _read(folder / f"{k:04d}.png")
-            if layer.blended is not None:
-                layer.blended = _read(folder / f"{k:04d}b.png")
+            pixels = _read(folder / f"{k:04d}.png")
+            layer.image = np.ascontiguousarray(pixels[:, :, 2::-1])
+            if layer.reveal is not None:
+                layer.reveal = np.ascontiguousarray(pixels[:, :, 3])
 
 
 def _read(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise EverzoomError(f"--shared-input: this worker cannot read {path} (is the folder shared?)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
 
 
 def frame_at(plan: Plan, index: int) -> np.ndarray:

@@ -10,7 +10,6 @@ from typing import Any
 
 from .errors import EverzoomError
 from .formats import CODECS, PRESETS
-from .render import SEAM_PX
 from .timeline import EASES, MODES
 
 MAX_SIDE = 8192
@@ -43,15 +42,18 @@ class RenderOptions:
                                     help="Seconds of zoom, instead of --steps (holds come on top).")
     crop: float | None = option(
         None, "-zc", "--crop", kind=str, legacy=("--ZoomCrop",), shown="auto", metavar="auto|FRACTION",
-        help="How each inner image meets the one behind it. auto: decided per side from the two images: where "
-             "their detail agrees, the inner image is kept to its edge; where it disagrees (a redrawn border), the "
-             "detail crosses over --seam-width pixels of the frame; a colour step is eased across its border. A "
-             "fraction: the part of each inner image that is trusted, the border band outside it fading into the "
-             "image behind (the original script's 0.8: 10% of each side; 1: trust it all).")
-    seam_width: float = option(SEAM_PX, "--seam-width", kind=float, metavar="PX",
-                               help="With --crop auto: over how many pixels of the frame the detail crosses from an "
-                                    "image to the one behind where the two disagree (centred on the edge; 0: a hard "
-                                    "cut).")
+        help="How each inner image meets the one behind it. auto: decided per side from the two images: where they "
+             "agree, the inner image is kept to its edge; where its detail was redrawn or its colours differ, the edge "
+             "crosses over --seam-width pixels of the frame; where whole shapes were repainted, the outer image's "
+             "version shows there while the inner image is small, and the inner image's own pixels come in, from a "
+             "seam where the two agree out to the edge, as the zoom reaches it. A fraction: the part of each inner "
+             "image that is trusted, the border band outside it fading into the image behind (the original script's "
+             "0.8: 10% of each side; 1: trust it all).")
+    seam_width: float | None = option(None, "--seam-width", kind=float, metavar="PX", shown="2% of the frame",
+                                      help="With --crop auto: over how many pixels of the frame an image's edge "
+                                           "crosses into the one behind where the two do not simply agree (redrawn "
+                                           "detail, another colour, repainted shapes); inside the edge; 0: a hard "
+                                           "cut.")
     fps: float = option(30.0, "-fps", "--fps", kind=float, legacy=("--FramesPerSecond",), legacy_default=60.0,
                         help="Frames per second.")
     mode: str = option("in", "--mode", choices=MODES,
@@ -70,8 +72,8 @@ class RenderOptions:
                                           help="Output size (video codecs need even sides); another aspect "
                                                "ratio shows a centre crop.")
     debug: bool = option(False, "-dbg", "--debug", legacy=("--Debug",),
-                         help="Overlays: every layer's rectangle and centre (green: drawn), the inner edge of its "
-                              "blend band (orange), frame index, zoom level, drawn layers.")
+                         help="Overlays: every layer's rectangle and centre (green: drawn), the seam of a layer whose "
+                              "border shows the image behind (orange), frame index, zoom level, drawn layers.")
     ease: str = option("none", "--ease", "--easing", choices=(*EASES, "ease-in-out"),
                        help="How the zoom starts and stops: none (constant speed), or the speed ramps from rest "
                             "along a sine, cubic (smoothstep; --easing ease-in-out) or quint curve, applied to the "
@@ -152,7 +154,7 @@ class RenderOptions:
         if self.duration is not None and not (math.isfinite(self.duration) and self.duration > 0):
             raise EverzoomError(f"--duration must be a positive number of seconds, not {self.duration}")
         self.crop = parse_crop(self.crop)
-        if not (math.isfinite(self.seam_width) and 0 <= self.seam_width <= 200):
+        if self.seam_width is not None and not (math.isfinite(self.seam_width) and 0 <= self.seam_width <= 200):
             raise EverzoomError(f"--seam-width must be from 0 to 200 pixels, not {self.seam_width}")
         if not (math.isfinite(self.fps) and 0 < self.fps <= 1000):
             raise EverzoomError(f"--fps must be a positive number (at most 1000), not {self.fps}")

@@ -9,7 +9,7 @@ from .stack import View
 
 DRAWN = (60, 255, 60)     # pure: the shared harness's seams.py finds the layer edges by it
 HIDDEN = (150, 150, 150)
-BAND = (255, 150, 0)      # where the blend band of a drawn layer ends inside it
+BAND = (255, 150, 0)      # the seam of a drawn layer
 SHIFT = 4  # sub-pixel drawing: coordinates in 1/16 pixel
 OUTSIDE = 4  # frame pixels beyond the frame where lines are cut off (a deep series' outer layers are
              # millions of pixels across: their corners do not fit OpenCV's 32-bit sub-pixel coordinates)
@@ -39,8 +39,8 @@ def _rectangle(out: np.ndarray, left: float, top: float, right: float, bottom: f
 
 def draw_overlay(frame: np.ndarray, renderer: Renderer, view: View, index: int, zoom_level: float) -> np.ndarray:
     """A copy of `frame` with every layer's rectangle (green: drawn, grey: hidden) and centre
-    cross, the inner edge of each drawn layer's blend band (orange, where it is at least a pixel
-    wide), plus the frame index, zoom level and the drawn layers."""
+    cross, each drawn layer's seam while it gives up its zone (orange), plus the frame index, zoom
+    level and the drawn layers."""
     out = frame.copy()
     drawn = {p.index for p in renderer.visible(view)}
     for k in range(len(renderer.stack)):
@@ -68,12 +68,14 @@ def draw_overlay(frame: np.ndarray, renderer: Renderer, view: View, index: int, 
 
 
 def _draw_band(out: np.ndarray, renderer: Renderer, view: View, p) -> None:
-    widths, outsets = renderer.band(p.index, view)
-    per_frame = (p.right - p.left) / renderer.stack.layers[p.index].size[0]
-    inset = [(w - o) * per_frame for w, o in zip(widths, outsets, strict=True)]
-    if max(w * per_frame for w in widths) < 1:
+    """The layer's seam (where it gives way to the layer behind while it is small), in the frame."""
+    layer = renderer.stack.layers[p.index]
+    if layer.seam is None or not len(layer.seam) or renderer.cover(p.index, view) <= 0.0:
         return
-    left, top = p.left + inset[0], p.top + inset[1]
-    right, bottom = p.right - inset[2], p.bottom - inset[3]
-    if right - left > 2 and bottom - top > 2:
-        _rectangle(out, left, top, right - 1, bottom - 1, BAND)
+    per_frame = (p.right - p.left) / layer.size[0]
+    points = np.array([p.left, p.top]) + layer.seam * per_frame
+    h, w = out.shape[:2]
+    if (p.right - p.left) < 8 or not ((points[:, 0] > -OUTSIDE) & (points[:, 0] < w + OUTSIDE)).any():
+        return
+    clipped = np.clip(points, -OUTSIDE, [w + OUTSIDE, h + OUTSIDE])
+    cv2.polylines(out, [np.round(clipped * (1 << SHIFT)).astype(np.int32)], True, BAND, 1, cv2.LINE_AA, SHIFT)

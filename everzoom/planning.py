@@ -153,7 +153,8 @@ def blend_layers(stack: Stack, progress: Progress | None = None, loop: Loop | No
     for k, ((inner, outer), layer) in enumerate(zip(pairs, stack.layers)):
         seen = outer_on_inner_grid(outer.image, inner.image.shape[:2], inner.pixel_matrix(outer))
         result = blend(inner.image, seen, outer.width / inner.width)
-        layer.blended, layer.insets, layer.seams = result.pixels, result.insets, result.seams
+        layer.reveal, layer.interior, layer.seams = result.reveal, result.interior, result.seams
+        layer.seam = result.seam_path() if result.reveal is not None else None
         out.append(result)
         if report:
             report(k + 1, len(pairs))

@@ -3,8 +3,10 @@
 Per frame the work is proportional to the output area times ~1.33, whatever the depth: the
 coarsest layer that covers the whole view fills the frame, and each finer layer is warped only
 into its own bounding box. Each inner layer meets the one behind it in one of two ways:
-- adaptive (crop None, the default): its blended picture (blend.py: the border already carries
-  the transition into the layer behind) over a 2-pixel feather;
+- adaptive (crop None, the default): over its reveal field (blend.py): while the layer is small,
+  only inside its seam; as the view closes in, the boundary moves out from the seam to the edge
+  (its own pixels come in as a soft wipe), over a 2-pixel feather (wider, in frame pixels, where
+  the seam left the edge);
 - fixed (a crop fraction): its own picture fading across its untrusted border band with a
   separable smoothstep alpha.
 Either way the transition grows in from nothing as the view widens past the layer, so the frame
@@ -13,18 +15,22 @@ whose view is exactly a layer shows that image as it is; its trusted interior is
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from .blend import REACH
 from .resample import resample
 from .stack import PAD, Stack, View, fit_width, layer_affine
 
 PREBLUR_SIGMA = 0.577  # sqrt(1/3): matches pyrDown's own blur (sigma 1) at a remaining scale of 0.5
 MIN_FEATHER_PX = 2.0  # even a fully trusted layer gets this soft edge (in its own pixels): no aliased step
-BLEND_GROW = 1.0      # the eased border replaces the image's own over this fraction of a zoom step past it
-SEAM_PX = 10.0        # default frame pixels over which detail that disagrees crosses over, centred on the edge
+BLEND_GROW = 2.0      # the reveal boundary moves from the seam to the edge over this fraction of a zoom step
+RHO = 0.35            # ... crossing softly over this fraction of the zone's depth
+FEATHER_GROW = 0.05   # where the seam left the edge, the edge's softening reaches its width this soon
+SEAM_FRACTION = 0.02  # by default an edge that does not simply agree crosses over this share of the frame's shorter side
 
 
 Rect = tuple[int, int, int, int]
@@ -40,12 +46,10 @@ class Placement:
     top: float
     right: float
     bottom: float
-    outset: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # frame px drawn beyond each edge
 
     def box(self, out_w: int, out_h: int) -> Rect | None:
-        ol, ot, o_r, ob = self.outset
-        x0, y0 = max(0, math.floor(self.left - ol)), max(0, math.floor(self.top - ot))
-        x1, y1 = min(out_w, math.ceil(self.right + o_r)), min(out_h, math.ceil(self.bottom + ob))
+        x0, y0 = max(0, math.floor(self.left)), max(0, math.floor(self.top))
+        x1, y1 = min(out_w, math.ceil(self.right)), min(out_h, math.ceil(self.bottom))
         return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
@@ -58,8 +62,10 @@ class Renderer:
     """Draws frames of a Stack; holds only the stack (with its pyramids, built up front).
     `crop`: None for the adaptive blend, else the fixed fraction of each inner image trusted."""
 
-    def __init__(self, stack: Stack, out_w: int, out_h: int, crop: float | None = None, seam_width: float = SEAM_PX):
-        self.stack, self.out_w, self.out_h, self.crop, self.seam_width = stack, out_w, out_h, crop, seam_width
+    def __init__(self, stack: Stack, out_w: int, out_h: int, crop: float | None = None,
+                 seam_width: float | None = None):
+        self.stack, self.out_w, self.out_h, self.crop = stack, out_w, out_h, crop
+        self.seam_width = SEAM_FRACTION * min(out_w, out_h) if seam_width is None else seam_width
         self.prepare()
         widths = [fit_width(layer, out_w, out_h) for layer in stack.layers]
         self._fit = np.array(widths)
@@ -71,8 +77,6 @@ class Renderer:
         """Build every pyramid now: render() may run in several threads."""
         for layer in self.stack.layers:
             layer.padded_level(layer.max_level())
-            if layer.blended is not None:
-                layer.padded_level(layer.max_level(), blended=True)
 
     def unprepare(self) -> None:
         """Drop the pyramids (before the plan is sent to other machines, which rebuild them)."""
@@ -84,37 +88,47 @@ class Renderer:
         `part` of its zoom step."""
         return float(smoothstep(np.log(view.width / self._fit[index]) / (part * self.grow[index])))
 
-    def band(self, index: int, view: View) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """The alpha ramp at the left, top, right and bottom edge, in the layer's pixels: its
-        widths, and how far each starts outside the edge.
+    def band(self, index: int, view: View) -> tuple[float, float, float, float]:
+        """The alpha ramp's width at the left, top, right and bottom edge, in the layer's pixels
+        (from the edge inwards: a layer is drawn over its own footprint only).
 
         Nothing while the view is no wider than the layer's own frame, so the frame that shows
-        layer k shows exactly layer k. Fixed crop: it grows smoothly to the untrusted band over
-        the zoom step, so the seam fades in without a pop. Adaptive: MIN_FEATHER_PX, growing the
-        same way, or, on the sides whose detail disagrees with the layer behind, seam_width
-        pixels of the frame centred on the edge (the layer's border mirrored outwards for half of
-        it): a few pixels of the frame
-        hide a change of texture whatever the layer's scale, and the inner image keeps its
-        detail right to its edge. Where it first appears, at the frame's edge, it is out of sight.
+        layer k shows exactly layer k; then it grows smoothly over the zoom step. Fixed crop: to
+        the untrusted band, so the seam fades in without a pop. Adaptive (blend.py): on sides that
+        agree, MIN_FEATHER_PX; on sides whose detail was redrawn or whose shapes were repainted,
+        seam_width pixels of the frame (a change of texture, or a zone's own pixels coming in last,
+        is hidden over a few pixels of the frame whatever the layer's scale).
         """
         layer = self.stack.layers[index]
         w, h = layer.size
         grow = self.growth(index, view)
         if self.crop is None:
             if view.width <= self._fit[index] * (1 + 1e-9):
-                return (0.0,) * 4, (0.0,) * 4
+                return (0.0,) * 4
             seam = max(MIN_FEATHER_PX, self.seam_width * view.pixel / layer.pixel)
-            return (tuple(seam if s else grow * MIN_FEATHER_PX for s in layer.seams),
-                    tuple(seam / 2 if s else 0.0 for s in layer.seams))
+            soon = self.growth(index, view, FEATHER_GROW)  # full width a frame or so past the layer's own view
+            return tuple(soon * seam if s else grow * MIN_FEATHER_PX for s in layer.seams)
         bx, by = grow * max(MIN_FEATHER_PX, (1 - self.crop) / 2 * w), grow * max(MIN_FEATHER_PX, (1 - self.crop) / 2 * h)
-        return (bx, by, bx, by), (0.0,) * 4
+        return bx, by, bx, by
 
-    def blended(self, index: int, view: View) -> float:
-        """How far the layer's blended border has replaced its own (0: the image as it is)."""
-        layer = self.stack.layers[index]
-        if layer.blended is None or self.crop is not None:
+    def cover(self, index: int, view: View) -> float:
+        """How far the layer gives up its zone (blend.py): 1 while the layer is small in the frame
+        (it shows inside its seam only), 0 from the view that is exactly the layer (its own
+        pixels everywhere), easing between over BLEND_GROW of its zoom step."""
+        if self.stack.layers[index].reveal is None or self.crop is not None:
             return 0.0
         return self.growth(index, view, BLEND_GROW)
+
+    def reveal_alpha(self, index: int, view: View) -> np.ndarray | None:
+        """The layer's alpha per value of its reveal field (256 entries), None where it shows
+        everywhere: 1 beyond the boundary, which moves from the seam (field value 1 of REACH)
+        out past the edge (-RHO) as the view closes in, crossing over RHO of the zone."""
+        c = self.cover(index, view)
+        if c <= 0.0:
+            return None
+        boundary = c * (1 + RHO) - RHO
+        reach = np.arange(256, dtype=np.float32) * (REACH / 255.0)
+        return smoothstep((reach - boundary) / RHO).astype(np.float32)
 
     def placement(self, index: int, view: View) -> Placement:
         layer = self.stack.layers[index]
@@ -123,14 +137,20 @@ class Renderer:
         fr, fb = view.to_frame(right, bottom)
         scale = layer.pixel / view.pixel
         level = 0 if scale >= 1 else min(int(math.floor(math.log2(1 / scale) + 1e-9)), layer.max_level())
-        outset = tuple(o * scale for o in self.band(index, view)[1])
-        return Placement(index, level, fl, ft, fr, fb, outset)
+        return Placement(index, level, fl, ft, fr, fb)
+
+    def _opaque_insets(self, index: int, view: View) -> tuple[float, ...]:
+        """How far in from each edge (layer pixels) the layer is not fully opaque: its ramp, and
+        its zone while it gives the zone up."""
+        widths = self.band(index, view)
+        if self.cover(index, view) <= 0.0:
+            return widths
+        return tuple(max(w, i) for w, i in zip(widths, self.stack.layers[index].interior, strict=True))
 
     def _opaque_over(self, index: int, view: View) -> bool:
         """Whether the layer's fully opaque part covers the whole view."""
         layer = self.stack.layers[index]
-        widths, outsets = self.band(index, view)
-        bl, bt, br, bb = ((b - o) * layer.pixel for b, o in zip(widths, outsets, strict=True))
+        bl, bt, br, bb = (b * layer.pixel for b in self._opaque_insets(index, view))
         left, top, right, bottom = layer.rect()
         vl, vt, vr, vb = view.rect()
         return left + bl <= vl and right - br >= vr and top + bt <= vt and bottom - bb >= vb
@@ -148,7 +168,7 @@ class Renderer:
                 drawn.append(p)
         return drawn
 
-    def _warp(self, p: Placement, view: View, box: Rect, blended: bool = False) -> np.ndarray:
+    def _warp(self, p: Placement, view: View, box: Rect) -> np.ndarray:
         """The layer resampled into a frame rectangle, alias-free.
 
         The pyramid level leaves a remaining scale s in [0.5, 1] (or s > 1 for enlarging); for
@@ -163,59 +183,60 @@ class Renderer:
         scale = matrix[0, 0]
         blur = PREBLUR_SIGMA * math.sqrt(1.0 / scale ** 2 - 1.0) if scale < 1.0 else 0.0
         # padded level: index i is level pixel i - PAD
-        return resample(layer.padded_level(p.level, blended), scale, matrix[0, 2] - scale * PAD,
+        return resample(layer.padded_level(p.level), scale, matrix[0, 2] - scale * PAD,
                         matrix[1, 2] - scale * PAD, x1 - x0, y1 - y0, blur if blur > 0.05 else 0.0)
 
-    def _interior(self, p: Placement) -> Rect:
-        """The frame rectangle inside the layer's blend insets, where both its pictures agree."""
-        layer = self.stack.layers[p.index]
-        per_frame = (p.right - p.left) / layer.size[0]  # frame pixels per layer pixel
-        il, it, ir, ib = layer.insets
-        return (math.ceil(p.left + il * per_frame), math.ceil(p.top + it * per_frame),
-                math.floor(p.right - ir * per_frame), math.floor(p.bottom - ib * per_frame))
-
-    def _patch(self, p: Placement, view: View, box: Rect, weight: float) -> np.ndarray:
-        """The layer's pixels over `box`: its image, its blended picture, or (0 < weight < 1) the
-        blended picture mixed in by `weight` where the two differ (its border band)."""
-        if weight <= 0.0 or weight >= 1.0:
-            return self._warp(p, view, box, blended=weight >= 1.0)
-        patch = self._warp(p, view, box)
-        x0, y0 = box[:2]
-        for bx0, by0, bx1, by1 in subtract(box, self._interior(p), worth=0.0):
-            band = self._warp(p, view, (bx0, by0, bx1, by1), blended=True)
-            region = patch[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
-            cv2.addWeighted(band, weight, region, 1.0 - weight, 0.0, dst=region)
-        return patch
+    def _solid(self, p: Placement, view: View, box: Rect, ax: np.ndarray, ay: np.ndarray) -> Rect | None:
+        """The frame rectangle where the layer is drawn fully opaque: inside its ramps and, while
+        it gives up its zone, inside its reveal field's solid interior."""
+        solid = opaque_rect(box, ax, ay)
+        if solid is None or self.cover(p.index, view) <= 0.0:
+            return solid
+        per_frame = (p.right - p.left) / self.stack.layers[p.index].size[0]  # frame pixels per layer pixel
+        il, it, ir, ib = self.stack.layers[p.index].interior
+        inner = (math.ceil(p.left + il * per_frame), math.ceil(p.top + it * per_frame),
+                 math.floor(p.right - ir * per_frame), math.floor(p.bottom - ib * per_frame))
+        x0, y0 = max(solid[0], inner[0]), max(solid[1], inner[1])
+        x1, y1 = min(solid[2], inner[2]), min(solid[3], inner[3])
+        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
     def _ramps(self, p: Placement, view: View, box: Rect) -> tuple[np.ndarray, np.ndarray]:
         """Alpha along the box's columns and rows: 0 at the layer's edge, 1 inside its trusted part."""
         layer = self.stack.layers[p.index]
-        (bl, bt, br, bb), (ol, ot, o_r, ob) = self.band(p.index, view)
+        bl, bt, br, bb = self.band(p.index, view)
         x0, y0, x1, y1 = box
         w, h = layer.size
         per_px = w / (p.right - p.left)  # layer pixels per frame pixel
         u = (np.arange(x0, x1) + 0.5 - p.left) * per_px
         v = (np.arange(y0, y1) + 0.5 - p.top) * per_px
-        ax = np.minimum(smoothstep((u + ol) / max(bl, 1e-6)), smoothstep((w - u + o_r) / max(br, 1e-6)))
-        ay = np.minimum(smoothstep((v + ot) / max(bt, 1e-6)), smoothstep((h - v + ob) / max(bb, 1e-6)))
+        ax = np.minimum(smoothstep(u / max(bl, 1e-6)), smoothstep((w - u) / max(br, 1e-6)))
+        ay = np.minimum(smoothstep(v / max(bt, 1e-6)), smoothstep((h - v) / max(bb, 1e-6)))
         return ax.astype(np.float32), ay.astype(np.float32)
 
-    def render(self, view: View) -> np.ndarray:
-        """Coarse to fine; each layer is drawn only where the next finer one is not opaque."""
+    def render(self, view: View, observe: Callable[[Placement, Rect, np.ndarray], None] | None = None) -> np.ndarray:
+        """Coarse to fine; each layer is drawn only where the next finer one is not opaque.
+        `observe(placement, frame rectangle, RGBA patch)` sees every patch drawn (tests check the
+        frame against the layers' own samples)."""
         frame = np.empty((self.out_h, self.out_w, 4), np.uint8)
         drawn = self.visible(view)
         boxes = [(0, 0, self.out_w, self.out_h)] + [p.box(self.out_w, self.out_h) for p in drawn[1:]]
         ramps = [None] + [self._ramps(p, view, box) for p, box in zip(drawn[1:], boxes[1:], strict=True)]
+        solids = [None] + [self._solid(p, view, box, *r) for p, box, r in zip(drawn[1:], boxes[1:], ramps[1:],
+                                                                              strict=True)]
         for i, (p, box) in enumerate(zip(drawn, boxes, strict=True)):
-            hole = opaque_rect(boxes[i + 1], *ramps[i + 1]) if i + 1 < len(drawn) else None
-            weight = self.blended(p.index, view) if i else 0.0
+            hole = solids[i + 1] if i + 1 < len(drawn) else None
+            reveal = self.reveal_alpha(p.index, view) if i else None
             for x0, y0, x1, y1 in subtract(box, hole):
-                patch = self._patch(p, view, (x0, y0, x1, y1), weight)
+                patch = self._warp(p, view, (x0, y0, x1, y1))
+                if observe:
+                    observe(p, (x0, y0, x1, y1), patch)
                 if ramps[i] is None:
                     frame[y0:y1, x0:x1] = patch
-                else:
-                    ax, ay = ramps[i]
-                    composite(frame[y0:y1, x0:x1], patch, ax[x0 - box[0]:x1 - box[0]], ay[y0 - box[1]:y1 - box[1]])
+                    continue
+                ax, ay = ramps[i]
+                solid = solids[i] and (solids[i][0] - x0, solids[i][1] - y0, solids[i][2] - x0, solids[i][3] - y0)
+                composite(frame[y0:y1, x0:x1], patch, ax[x0 - box[0]:x1 - box[0]], ay[y0 - box[1]:y1 - box[1]],
+                          reveal, solid)
         return cv2.cvtColor(frame, cv2.COLOR_RGBA2RGB)
 
 
@@ -241,12 +262,18 @@ def subtract(box: Rect, hole: Rect | None, worth: float = 0.4) -> list[Rect]:
     return [r for r in parts if r[2] > r[0] and r[3] > r[1]]
 
 
-def composite(dst: np.ndarray, src: np.ndarray, ax: np.ndarray, ay: np.ndarray) -> None:
-    """dst <- src over dst with alpha ay[:, None] * ax[None, :]; copies where alpha is 1."""
-    cols = np.flatnonzero(ax >= 1.0)
-    rows = np.flatnonzero(ay >= 1.0)
-    if cols.size and rows.size:
-        c0, c1, r0, r1 = cols[0], cols[-1] + 1, rows[0], rows[-1] + 1
+def composite(dst: np.ndarray, src: np.ndarray, ax: np.ndarray, ay: np.ndarray, reveal: np.ndarray | None = None,
+              solid: Rect | None = None) -> None:
+    """dst <- src over dst with alpha ay[:, None] * ax[None, :], times reveal[src's alpha
+    channel] (the layer's reveal field, Renderer.reveal_alpha); copied where alpha is 1
+    (`solid`, in dst's coordinates). A convex mix per pixel: nothing comes out darker or
+    brighter than both pictures."""
+    h, w = dst.shape[:2]
+    if solid is not None:
+        c0, r0, c1, r1 = max(0, solid[0]), max(0, solid[1]), min(w, solid[2]), min(h, solid[3])
+        solid = (c0, r0, c1, r1) if c1 > c0 and r1 > r0 else None
+    if solid is not None:
+        c0, r0, c1, r1 = solid
         dst[r0:r1, c0:c1] = src[r0:r1, c0:c1]
         strips = [(slice(0, r0), slice(None)), (slice(r1, None), slice(None)),
                   (slice(r0, r1), slice(0, c0)), (slice(r0, r1), slice(c1, None))]
@@ -254,5 +281,8 @@ def composite(dst: np.ndarray, src: np.ndarray, ax: np.ndarray, ay: np.ndarray) 
         strips = [(slice(None), slice(None))]
     for rs, cs in strips:
         a = np.outer(ay[rs], ax[cs])
-        if a.size:
-            dst[rs, cs] = cv2.blendLinear(src[rs, cs], dst[rs, cs], a, 1.0 - a)
+        if not a.size:
+            continue
+        if reveal is not None:
+            a *= reveal[src[rs, cs, 3]]
+        dst[rs, cs] = cv2.blendLinear(src[rs, cs], dst[rs, cs], a, 1.0 - a)

@@ -8,6 +8,7 @@ from .blend import Blend
 from .local_align import LocalWarp
 from .overlay import BAND as SEAM  # one orange for disagreeing sides, in frames and here
 from .register import PairFit
+from .seam import inside_distance
 
 ROW_H = 240
 GOOD, BAD = (60, 200, 60), (230, 40, 40)
@@ -38,13 +39,29 @@ def draw_field(picture: np.ndarray, warp: LocalWarp, scale: float, grid: int = 1
                             SEAM, 1, cv2.LINE_AA, tipLength=0.3)
 
 
+def draw_seam(picture: np.ndarray, blend: Blend, scale: float) -> np.ndarray:
+    """The inner image's picture with the zone outside its seam (where the outer image shows
+    until the inner image's own pixels fade in) tinted orange, and the seam drawn."""
+    h, w = picture.shape[:2]
+    zone = inside_distance(blend.depths, (len(blend.depths[0]), len(blend.depths[1])), 1) <= 0
+    zone = cv2.resize(zone.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    out = picture.copy()
+    out[zone] = (0.6 * out[zone] + 0.4 * np.array(SEAM)).astype(np.uint8)
+    path = np.round(blend.seam_path() * scale * 16).astype(np.int32)
+    if len(path):
+        cv2.polylines(out, [path], True, SEAM, 1, cv2.LINE_AA, 4)
+    return out
+
+
 def pair_row(inner: np.ndarray, outer: np.ndarray, fit: PairFit, blend: Blend | None = None,
              warp: LocalWarp | None = None) -> np.ndarray:
-    """inner | outer with the inner image's measured rectangle drawn on it (sides whose detail
-    disagrees in orange) | the numbers."""
+    """inner (its seam and faded zone drawn) | outer with the inner image's measured rectangle
+    drawn on it (sides where the seam leaves the edge in orange) | the numbers."""
     a, sa = _fit_height(inner, ROW_H)
     b, sb = _fit_height(outer, ROW_H)
     b = b.copy()
+    if blend:
+        a = draw_seam(a, blend, sa)
     colour = GOOD if fit.ok else BAD
     ih, iw = inner.shape[:2]
     corners = np.array([[-0.5, -0.5], [iw - 0.5, -0.5], [iw - 0.5, ih - 0.5], [-0.5, ih - 0.5]])
@@ -62,8 +79,8 @@ def pair_row(inner: np.ndarray, outer: np.ndarray, fit: PairFit, blend: Blend | 
         lines.append(f"border misaligned {warp.before:.2f} -> {warp.after:.2f} px")
     if blend:
         names = [n for n, s in zip(("left", "top", "right", "bottom"), seams) if s]
-        lines += [f"detail differs: {', '.join(names) or 'nowhere'}",
-                  f"colour eased up to {max(blend.colour):.0f} px"]
+        lines += [f"seam leaves the edge: {', '.join(names) or 'nowhere'}",
+                  f"deepest {max(float(d.max()) for d in blend.depths):.0f} px of the inner image"]
     _text(panel, lines, 10, colour if not fit.ok else (0, 0, 0))
     gap = np.full((ROW_H, 8, 3), 255, np.uint8)
     return np.hstack([a, gap, b, gap, panel])

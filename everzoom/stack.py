@@ -18,19 +18,21 @@ PAD = 32  # mirrored border kept around every pyramid level, in that level's pix
 
 @dataclass
 class Layer:
-    """One image and the world rectangle it covers; `blended`: the image with its border's colours
-    eased towards the layer behind (blend.py), different from it only within `insets` (left,
-    top, right, bottom, px) of its edges, for the frames in which its edge shows; `seams`: the
-    sides where its detail disagrees with the layer behind."""
+    """One image and the world rectangle it covers; `reveal`: how deep inside the zone it gives
+    up to the layer behind each pixel is (blend.py: 0 at the edge, 255 well inside its seam),
+    below 255 only within `interior` (left, top, right, bottom, px) of its edges; `seams`: the
+    sides that do not simply agree with the layer behind (softened over a few frame pixels);
+    `seam`: the seam as a polyline of its pixels."""
 
     image: np.ndarray
     cx: float
     cy: float
     width: float
     name: str = ""
-    blended: np.ndarray | None = field(default=None, repr=False)
-    insets: tuple[int, int, int, int] = (0, 0, 0, 0)
-    seams: tuple[bool, bool, bool, bool] = (False, False, False, False)  # sides whose detail disagrees
+    reveal: np.ndarray | None = field(default=None, repr=False)
+    interior: tuple[int, int, int, int] = (0, 0, 0, 0)
+    seams: tuple[bool, bool, bool, bool] = (False, False, False, False)  # sides that do not simply agree
+    seam: np.ndarray | None = field(default=None, repr=False)
     _pyramids: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -55,16 +57,17 @@ class Layer:
         """Deepest pyramid level that is still at least 2 pixels on its short side."""
         return max(0, int(math.log2(min(self.image.shape[:2]) / 2)))
 
-    def padded_level(self, n: int, blended: bool = False) -> np.ndarray:
-        """Pyramid level n of the image (or of its blended version) as RGBA (OpenCV resamples 4
-        channels over twice as fast as 3) with a mirrored border of PAD pixels, so resampling
-        near the layer's edge reads real memory instead of assembling a border for every frame,
-        and a transition centred on the edge continues the image's own texture outwards.
-        Built once, on first use. Level-n pixel j (index j + PAD) sits at level-0 pixel j*2**n."""
-        blended = blended and self.blended is not None
-        pyramid = self._pyramids.setdefault(blended, [])
+    def padded_level(self, n: int) -> np.ndarray:
+        """Pyramid level n of the image as RGBA, its reveal field in the alpha channel (OpenCV
+        resamples 4 channels over twice as fast as 3, so the field comes with the colours for free), with a
+        mirrored border of PAD pixels, so resampling near the layer's edge reads real memory
+        instead of assembling a border for every frame. Built once, on first use. Level-n pixel j
+        (index j + PAD) sits at level-0 pixel j*2**n."""
+        pyramid = self._pyramids.setdefault("rgba", [])
         if not pyramid:
-            rgba = cv2.cvtColor(self.blended if blended else self.image, cv2.COLOR_RGB2RGBA)
+            rgba = cv2.cvtColor(self.image, cv2.COLOR_RGB2RGBA)
+            if self.reveal is not None:
+                rgba[:, :, 3] = self.reveal
             pyramid.append(cv2.copyMakeBorder(rgba, PAD, PAD, PAD, PAD, cv2.BORDER_REFLECT_101))
         while len(pyramid) <= n:
             down = cv2.pyrDown(pyramid[-1][PAD:-PAD, PAD:-PAD])

@@ -1,5 +1,7 @@
 """`everzoom web`: one self-contained HTML page that zooms through a planned series in the
-browser. The layers (JPEG with full colour resolution by default, lossless WebP with --lossless), their placements, blend sides and the camera path
+browser. The layers (JPEG with full colour resolution by default, lossless WebP with --lossless), their
+reveal fields (where each gives way to the one behind while it is small), placements and the
+camera path
 of the plan are embedded as JSON beside the viewer's code (web/viewer.js, web/viewer.html), so
 the page makes no request at all: it opens from disk or any static server, offline.
 """
@@ -15,6 +17,8 @@ import numpy as np
 
 from .errors import EverzoomError
 from .planning import Plan
+from .blend import REACH
+from .render import BLEND_GROW, FEATHER_GROW, RHO, SEAM_FRACTION
 from .sinks import check_parent, creating, publish, temp_beside
 
 CENTRE_SAMPLES_PER_STEP = 64
@@ -39,6 +43,15 @@ def layer_data_uri(image: np.ndarray, quality: int, lossless: bool) -> str:
     return f"data:image/{kind};base64," + base64.b64encode(buffer.tobytes()).decode("ascii")
 
 
+def field_data_uri(field: np.ndarray) -> str:
+    """A layer's reveal field (blend.py) as a data: URI: lossless grey PNG (smooth, so it stays
+    small)."""
+    ok, buffer = cv2.imencode(".png", field, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    if not ok:
+        raise EverzoomError("cannot encode a layer's reveal field for the page")
+    return "data:image/png;base64," + base64.b64encode(buffer.tobytes()).decode("ascii")
+
+
 def capped(image: np.ndarray, max_side: int | None) -> np.ndarray:
     h, w = image.shape[:2]
     if not max_side or max(h, w) <= max_side:
@@ -53,11 +66,12 @@ def page_data(plan: Plan, quality: int = 80, lossless: bool = False, max_side: i
     layers = []
     for layer in stack.layers:
         image = capped(layer.image, max_side)
-        blended = capped(layer.blended, max_side) if layer.blended is not None else None
+        reveal = capped(layer.reveal, max_side) if layer.reveal is not None else None
         layers.append({"name": layer.name, "w": image.shape[1], "h": image.shape[0], "cx": layer.cx, "cy": layer.cy,
                        "width": layer.width, "height": layer.height, "seams": [bool(s) for s in layer.seams],
+                       "interior": [int(round(i * image.shape[1] / layer.image.shape[1])) for i in layer.interior],
                        "src": layer_data_uri(image, quality, lossless),
-                       "blended": layer_data_uri(blended, quality, lossless) if blended is not None else None})
+                       "reveal": field_data_uri(reveal) if reveal is not None else None})
     ts = np.linspace(0.0, 1.0, CENTRE_SAMPLES_PER_STEP * path.steps + 1)
     centre = path.relative_centre(ts).reshape(-1, 2)
     zooms = stack.zoom_factors() + ([1 / plan.loop.scale / float(np.prod(stack.zoom_factors()))] if plan.loop else [])
@@ -65,7 +79,9 @@ def page_data(plan: Plan, quality: int = 80, lossless: bool = False, max_side: i
     # layer meets the one around it, the outermost's copy included
     first = len(plan.renderer.stack) - (2 if plan.loop else 1) * len(stack)
     grow = plan.renderer.grow[first:first + len(stack)]
-    return {"version": 1, "layers": layers, "crop": plan.renderer.crop, "seam_width": plan.renderer.seam_width,
+    return {"version": 1, "layers": layers, "crop": plan.renderer.crop, "seam_width": plan.options.seam_width,
+            "seam_fraction": SEAM_FRACTION,
+            "blend_grow": BLEND_GROW, "feather_grow": FEATHER_GROW, "reveal": {"reach": REACH, "rho": RHO},
             "grow": [float(g) for g in grow], "centre": np.round(centre, 7).tolist(),
             "zoom": float(np.exp(np.mean(np.log(zooms)))),
             "loop": {"scale": plan.loop.scale} if plan.loop else None,

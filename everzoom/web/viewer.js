@@ -30,8 +30,8 @@
 
   function instance(k, m) {
     const l = layers[k], s = loop ? loop.scale ** m : 1;
-    return { k, w: l.w, h: l.h, seams: l.seams, cx: l.cx * s, cy: l.cy * s, width: l.width * s, height: l.height * s,
-             fit: Math.exp(logFit[k]) * s, grow: data.grow[k] };
+    return { k, w: l.w, h: l.h, seams: l.seams, interior: l.interior, zoned: l.reveal !== null, cx: l.cx * s,
+             cy: l.cy * s, width: l.width * s, height: l.height * s, fit: Math.exp(logFit[k]) * s, grow: data.grow[k] };
   }
   function bottom() { return loop ? logFit[n - 1] + Math.log(loop.scale) : logFit[0]; }
 
@@ -53,30 +53,36 @@
     return { cx: rx * width, cy: ry * width, width, pixel: width / vw };
   }
 
-  function growth(i, v) {
+  function growth(i, v, part = 1) {
     const p = placed[i];
-    return smoothstep(Math.log(v.width / p.fit) / p.grow);
+    return smoothstep(Math.log(v.width / p.fit) / (part * p.grow));
   }
 
-  // Alpha ramp widths and outsets per side (left, top, right, bottom), in the layer's pixels.
+  // How far the layer gives up its zone: 1 while it is small, 0 at its own view (render.py: cover),
+  // and where the boundary of what it shows then lies on its reveal field (render.py: reveal_alpha).
+  function cover(i, v) { return placed[i].zoned && data.crop === null ? growth(i, v, data.blend_grow) : 0; }
+  function boundary(c) { return c * (1 + data.reveal.rho) - data.reveal.rho; }
+
+  // Alpha ramp widths per side (left, top, right, bottom), in the layer's pixels, from the edge in.
   function band(i, v) {
     const l = placed[i], g = growth(i, v);
     if (data.crop === null) {
-      if (v.width <= l.fit * (1 + 1e-9)) return [[0, 0, 0, 0], [0, 0, 0, 0]];
-      const seam = Math.max(MIN_FEATHER, data.seam_width * v.pixel / (l.width / l.w));
-      return [l.seams.map((s) => (s ? seam : g * MIN_FEATHER)), l.seams.map((s) => (s ? seam / 2 : 0))];
+      if (v.width <= l.fit * (1 + 1e-9)) return [0, 0, 0, 0];
+      const across = data.seam_width === null ? data.seam_fraction * Math.min(vw, vh) : data.seam_width;
+      const seam = Math.max(MIN_FEATHER, across * v.pixel / (l.width / l.w)), soon = growth(i, v, data.feather_grow);
+      return l.seams.map((s) => (s ? soon * seam : g * MIN_FEATHER));
     }
     const bx = g * Math.max(MIN_FEATHER, (1 - data.crop) / 2 * l.w), by = g * Math.max(MIN_FEATHER, (1 - data.crop) / 2 * l.h);
-    return [[bx, by, bx, by], [0, 0, 0, 0]];
+    return [bx, by, bx, by];
   }
 
   function rect(l) { return [l.cx - l.width / 2, l.cy - l.height / 2, l.cx + l.width / 2, l.cy + l.height / 2]; }
 
   function opaqueOver(i, v) {
-    const l = placed[i], px = l.width / l.w, [b, o] = band(i, v), r = rect(l);
+    const l = placed[i], px = l.width / l.w, r = rect(l), c = cover(i, v);   // (interior: the field's solid part)
+    const b = band(i, v).map((w, s) => (c > 0 ? Math.max(w, l.interior[s]) : w));
     const vl = v.cx - v.width / 2, vt = v.cy - v.width * vh / vw / 2, vr = v.cx + v.width / 2, vb = v.cy + v.width * vh / vw / 2;
-    return r[0] + (b[0] - o[0]) * px <= vl && r[2] - (b[2] - o[2]) * px >= vr &&
-           r[1] + (b[1] - o[1]) * px <= vt && r[3] - (b[3] - o[3]) * px >= vb;
+    return r[0] + b[0] * px <= vl && r[2] - b[2] * px >= vr && r[1] + b[1] * px <= vt && r[3] - b[3] * px >= vb;
   }
 
   // The instances to draw, coarsest (drawn opaque) first: as render.py, but at most RESIDENT
@@ -94,7 +100,7 @@
   }
 
   // ---- images: decoded on demand, at most RESIDENT layers kept ---------------------------------
-  const images = new Map();   // k -> {image, blended, loaded: Promise}
+  const images = new Map();   // k -> {image, reveal, loaded: Promise}
   function load(src) {
     return new Promise((resolve, reject) => {
       const im = new Image();
@@ -105,9 +111,9 @@
   }
   function want(k) {
     if (!images.has(k)) {
-      const entry = { image: null, blended: null };
-      entry.loaded = Promise.all([load(layers[k].src), layers[k].blended ? load(layers[k].blended) : null])
-        .then(([a, b]) => { entry.image = a; entry.blended = b; });
+      const entry = { image: null, reveal: null };
+      entry.loaded = Promise.all([load(layers[k].src), layers[k].reveal ? load(layers[k].reveal) : null])
+        .then(([a, b]) => { entry.image = a; entry.reveal = b; });
       images.set(k, entry);
     }
     return images.get(k);
@@ -162,10 +168,11 @@
   const FS = `#version 300 es
   precision highp float;
   in vec2 frag; out vec4 colour;
-  uniform sampler2D image, blended; uniform float mixBlended, lod, top;
+  uniform sampler2D image; uniform float lod, top, zoned, boundary;
+  uniform vec2 reveal;       // the reveal field's reach and the boundary's crossing (blend.py, render.py)
   uniform vec4 place;        // frame x, y of the layer's left/top edge; layer px per frame px; opaque
   uniform vec2 size;         // layer size in its pixels
-  uniform vec4 widths, outsets;
+  uniform vec4 widths;
   float ss(float x) { x = clamp(x, 0.0, 1.0); return x * x * (3.0 - 2.0 * x); }
   vec4 level(sampler2D t, vec2 uv, float n) {
     vec2 tc = ((uv - 0.5) / exp2(n) + 0.5) / vec2(textureSize(t, int(n)));
@@ -178,11 +185,11 @@
   }
   void main() {
     vec2 uv = (frag - place.xy) * place.z;            // layer pixels
-    vec4 c = pick(image, uv);
-    if (mixBlended > 0.0) c = mix(c, pick(blended, uv), mixBlended);
-    float ax = min(ss((uv.x + outsets.x) / max(widths.x, 1e-6)), ss((size.x - uv.x + outsets.z) / max(widths.z, 1e-6)));
-    float ay = min(ss((uv.y + outsets.y) / max(widths.y, 1e-6)), ss((size.y - uv.y + outsets.w) / max(widths.w, 1e-6)));
-    colour = vec4(c.rgb, place.w > 0.5 ? 1.0 : ax * ay);
+    vec4 c = pick(image, uv);                         // its reveal field in the alpha channel
+    float ax = min(ss(uv.x / max(widths.x, 1e-6)), ss((size.x - uv.x) / max(widths.z, 1e-6)));
+    float ay = min(ss(uv.y / max(widths.y, 1e-6)), ss((size.y - uv.y) / max(widths.w, 1e-6)));
+    float shown = zoned > 0.5 ? ss((c.a * reveal.x - boundary) / reveal.y) : 1.0;
+    colour = vec4(c.rgb, place.w > 0.5 ? 1.0 : ax * ay * shown);
   }`;
 
   function webgl2() {
@@ -213,16 +220,24 @@
       gl.enableVertexAttribArray(loc);
       gl.vertexAttribPointer(loc, 2, gl.FLOAT, false, 0, 0);
       gl.uniform1i(gl.getUniformLocation(p, "image"), 0);
-      gl.uniform1i(gl.getUniformLocation(p, "blended"), 1);
       return p;
     }
-    function upload(im) {
-      const scale = Math.min(1, maxSize / Math.max(im.width, im.height));   // respect MAX_TEXTURE_SIZE
+    function pixels(im, w, h) {
       const c = document.createElement("canvas");
-      c.width = Math.max(1, Math.floor(im.width * scale)); c.height = Math.max(1, Math.floor(im.height * scale));
+      c.width = w; c.height = h;
       const g = c.getContext("2d", { willReadFrequently: true });
-      g.drawImage(im, 0, 0, c.width, c.height);
-      let lv = { w: c.width, h: c.height, data: g.getImageData(0, 0, c.width, c.height).data };
+      g.drawImage(im, 0, 0, w, h);
+      return g.getImageData(0, 0, w, h).data;
+    }
+    // The layer as one RGBA texture, its reveal field in the alpha channel (as stack.py's pyramid).
+    function upload(im, field) {
+      const scale = Math.min(1, maxSize / Math.max(im.width, im.height));   // respect MAX_TEXTURE_SIZE
+      const c = { width: Math.max(1, Math.floor(im.width * scale)), height: Math.max(1, Math.floor(im.height * scale)) };
+      let lv = { w: c.width, h: c.height, data: pixels(im, c.width, c.height) };
+      if (field) {
+        const m = pixels(field, c.width, c.height);
+        for (let i = 3; i < lv.data.length; i += 4) lv.data[i] = m[i - 3];
+      }
       const top = Math.max(0, Math.floor(Math.log2(Math.min(lv.w, lv.h) / 2)));
       const t = gl.createTexture();
       gl.bindTexture(gl.TEXTURE_2D, t);
@@ -244,7 +259,7 @@
     function texture(k) {
       if (!textures.has(k)) {
         const e = images.get(k);
-        textures.set(k, { image: upload(e.image), blended: e.blended ? upload(e.blended) : null });
+        textures.set(k, { image: upload(e.image, e.reveal) });
       }
       return textures.get(k);
     }
@@ -258,25 +273,25 @@
       },
       drop(k) {
         const t = textures.get(k);
-        if (t) { gl.deleteTexture(t.image); if (t.blended) gl.deleteTexture(t.blended); textures.delete(k); }
+        if (t) { gl.deleteTexture(t.image); textures.delete(k); }
       },
       draw(v, drawn) {
         gl.disable(gl.BLEND);
         drawn.forEach((j, i) => {
-          const l = placed[j], t = texture(l.k), [b, o] = band(j, v);
+          const l = placed[j], t = texture(l.k), b = band(j, v);
           const left = (l.cx - l.width / 2 - v.cx) / v.pixel + vw / 2, top = (l.cy - l.height / 2 - v.cy) / v.pixel + vh / 2;
           const perFrame = l.width / l.w / v.pixel;                       // frame px per layer px
-          const out = o.map((x) => x * perFrame);
-          const box = i === 0 ? [0, 0, vw, vh] : [left - out[0], top - out[1], left + l.width / v.pixel + out[2], top + l.height / v.pixel + out[3]];
+          const box = i === 0 ? [0, 0, vw, vh] : [left, top, left + l.width / v.pixel, top + l.height / v.pixel];
           if (i === 1) { gl.enable(gl.BLEND); gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA); }
           gl.activeTexture(gl.TEXTURE0); gl.bindTexture(gl.TEXTURE_2D, t.image);
-          gl.activeTexture(gl.TEXTURE1); gl.bindTexture(gl.TEXTURE_2D, t.blended || t.image);
           gl.uniform4f(u("box"), box[0], box[1], box[2], box[3]);
           gl.uniform4f(u("place"), left, top, 1 / perFrame, i === 0 ? 1 : 0);
           gl.uniform2f(u("size"), l.w, l.h);
           gl.uniform4f(u("widths"), b[0], b[1], b[2], b[3]);
-          gl.uniform4f(u("outsets"), o[0], o[1], o[2], o[3]);
-          gl.uniform1f(u("mixBlended"), i > 0 && t.blended && data.crop === null ? growth(j, v) : 0);
+          const c = i > 0 ? cover(j, v) : 0;
+          gl.uniform1f(u("zoned"), c > 0 ? 1 : 0);
+          gl.uniform1f(u("boundary"), boundary(c));
+          gl.uniform2f(u("reveal"), data.reveal.reach, data.reveal.rho);
           gl.uniform1f(u("lod"), Math.max(0, Math.log2(1 / perFrame)));
           gl.uniform1f(u("top"), t.image.top);
           gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
